@@ -1,0 +1,43 @@
+/* featurebase.core: validation, request building, HTTP (libcurl) and decoding (lua-cjson) for the
+ * Featurebase conversations API. The public API is the pure-Lua module `featurebase` over it. */
+#include <curl/curl.h>
+#include "fb_buf.h"
+#include "fb_client.h"
+#include "fb_decode.h"
+#include "fb_error.h"
+#include "fb_validate.h"
+
+#ifndef FB_VERSION
+#define FB_VERSION "0.1.0"
+#endif
+
+#if defined(_WIN32)
+#define FB_EXPORT __declspec(dllexport)
+#else
+#define FB_EXPORT __attribute__((visibility("default")))
+#endif
+
+FB_EXPORT int luaopen_featurebase_core(lua_State *L);
+
+int luaopen_featurebase_core(lua_State *L) {
+    static int curl_ready = 0;
+    curl_version_info_data *cv;
+    if (!curl_ready) { /* once per process; curl_global_init is not thread-safe before 7.84 */
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return luaL_error(L, "featurebase: curl_global_init failed");
+        curl_ready = 1;
+    }
+    fb_buf_init(L);
+    fb_error_init(L);
+    lua_newtable(L);
+    fb_client_init(L);
+    fb_validate_init(L);
+    fb_decode_init(L);
+    cv = curl_version_info(CURLVERSION_NOW);
+    lua_pushliteral(L, FB_VERSION);
+    lua_setfield(L, -2, "_VERSION");
+    lua_pushstring(L, cv->version);
+    lua_setfield(L, -2, "curl_version");
+    luaL_getmetatable(L, FB_ERROR_MT);
+    lua_setfield(L, -2, "error_mt");
+    return 1;
+}

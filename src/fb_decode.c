@@ -1,0 +1,166 @@
+#include <string.h>
+#include "fb_decode.h"
+#include "fb_error.h"
+
+#define FB_CJSON_DECODE "featurebase.cjson.decode"
+#define MAX_RAW_BODY 4096 /* how much of a non-JSON error body an error keeps */
+
+/* JSON null (cjson.null, a NULL light userdata) becomes nil: object fields vanish, and arrays
+ * close up so they stay sequences. */
+static void strip_nulls(lua_State *L, int t, int depth) {
+    lua_Integer max_index = 0;
+    int holes = 0;
+    if (depth > 1000) return; /* cjson refuses deeper documents anyway */
+    t = fb_absindex(L, t);
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        if (lua_type(L, -1) == LUA_TLIGHTUSERDATA && lua_touserdata(L, -1) == NULL) {
+            lua_pop(L, 1);
+            lua_pushvalue(L, -1);
+            lua_pushnil(L);
+            lua_rawset(L, t); /* clearing an existing field during traversal is allowed */
+            if (lua_type(L, -1) == LUA_TNUMBER) holes = 1;
+            continue;
+        }
+        if (lua_type(L, -2) == LUA_TNUMBER && lua_tonumber(L, -2) > (lua_Number)max_index)
+            max_index = (lua_Integer)lua_tonumber(L, -2);
+        if (lua_istable(L, -1)) strip_nulls(L, -1, depth + 1);
+        lua_pop(L, 1);
+    }
+    if (holes) {
+        lua_Integer i, j = 1;
+        for (i = 1; i <= max_index; i++) {
+            lua_rawgeti(L, t, (int)i);
+            if (lua_isnil(L, -1)) { lua_pop(L, 1); continue; }
+            if (i != j) {
+                lua_rawseti(L, t, (int)j);
+                lua_pushnil(L);
+                lua_rawseti(L, t, (int)i);
+            } else lua_pop(L, 1);
+            j++;
+        }
+    }
+}
+
+/* Decodes the string at idx; pushes the value and returns 1, or pushes cjson's message and
+ * returns 0. cjson raises on bad input, so it runs under pcall. */
+static int json_decode(lua_State *L, int idx) {
+    idx = fb_absindex(L, idx);
+    lua_getfield(L, LUA_REGISTRYINDEX, FB_CJSON_DECODE);
+    lua_pushvalue(L, idx);
+    if (lua_pcall(L, 1, 1, 0) != 0) return 0;
+    if (lua_istable(L, -1)) strip_nulls(L, -1, 0);
+    return 1;
+}
+
+static const char *status_text(lua_Integer status) {
+    switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized (check the API key)";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 409: return "Conflict";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Entity";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return status >= 300 && status < 400 ? "Redirect (redirects are not followed)" : "Error";
+    }
+}
+
+/* err.<name> = t.error.<name> when it is a string (or number, for status) */
+static void copy_field(lua_State *L, int from, int err, const char *name, const char *as) {
+    lua_getfield(L, from, name);
+    if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER) lua_setfield(L, err, as);
+    else lua_pop(L, 1);
+}
+
+/* core.decode(response) -> value | nil, err, where response is {status=, headers=, body=} as the
+ * transports produce it. 2xx with a JSON object: the decoded table. 2xx otherwise: a "decode"
+ * error. Anything else: an "http" error with the status, headers, request id, decoded body and
+ * the server's message ({"error": {"type", "code", "message", "param", "status"}}). */
+static int fb_decode_decode(lua_State *L) {
+    lua_Integer status;
+    int ok, err;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    lua_getfield(L, 1, "status");  /* 2 */
+    lua_getfield(L, 1, "headers"); /* 3 */
+    lua_getfield(L, 1, "body");    /* 4 */
+    luaL_argcheck(L, lua_type(L, 2) == LUA_TNUMBER, 1, "response.status must be a number");
+    luaL_argcheck(L, lua_type(L, 4) == LUA_TSTRING, 1, "response.body must be a string");
+    status = (lua_Integer)lua_tonumber(L, 2);
+    ok = json_decode(L, 4); /* 5: value or cjson's message */
+
+    if (status >= 200 && status < 300) {
+        if (ok && lua_istable(L, 5)) return 1;
+        lua_pushnil(L);
+        fb_error_push(L, "decode",
+                      lua_pushfstring(L, "the server answered %d but the body is not a JSON object%s%s",
+                                      (int)status, ok ? "" : ": ", ok ? "" : lua_tostring(L, 5)));
+    } else {
+        const char *msg = NULL;
+        lua_pushnil(L);
+        if (ok && lua_istable(L, 5)) {
+            lua_getfield(L, 5, "error");
+            if (lua_istable(L, -1)) {
+                lua_getfield(L, -1, "message");
+                if (lua_type(L, -1) == LUA_TSTRING) msg = lua_tostring(L, -1);
+                lua_pop(L, 1); /* the string stays reachable from the body */
+            }
+            lua_pop(L, 1);
+        }
+        if (!msg) msg = lua_pushfstring(L, "the server answered %d %s", (int)status, status_text(status));
+        fb_error_push(L, "http", msg);
+    }
+    err = lua_gettop(L);
+    lua_pushvalue(L, 2);
+    lua_setfield(L, err, "status");
+    lua_pushvalue(L, 3);
+    lua_setfield(L, err, "headers");
+    if (lua_istable(L, 3)) {
+        lua_getfield(L, 3, "x-request-id");
+        if (lua_isnil(L, -1)) { lua_pop(L, 1); lua_getfield(L, 3, "request-id"); }
+        lua_setfield(L, err, "request_id");
+    }
+    if (ok && lua_istable(L, 5)) {
+        lua_getfield(L, 5, "error");
+        if (lua_istable(L, -1)) {
+            int e = lua_gettop(L);
+            copy_field(L, e, err, "type", "error_type");
+            copy_field(L, e, err, "code", "code");
+            copy_field(L, e, err, "param", "param");
+        }
+        lua_pop(L, 1);
+        lua_pushvalue(L, 5);
+    } else {
+        size_t n;
+        const char *raw = lua_tolstring(L, 4, &n);
+        lua_pushlstring(L, raw, n > MAX_RAW_BODY ? MAX_RAW_BODY : n);
+    }
+    lua_setfield(L, err, "body");
+    lua_pushnil(L);
+    lua_pushvalue(L, err);
+    return 2;
+}
+
+void fb_decode_init(lua_State *L) {
+    /* A private cjson instance: the user's own cjson settings never change how we decode. */
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "cjson");
+    if (lua_pcall(L, 1, 1, 0) != 0)
+        luaL_error(L, "featurebase.core needs lua-cjson (apt-get install lua-cjson): %s", lua_tostring(L, -1));
+    lua_getfield(L, -1, "new");
+    if (lua_isfunction(L, -1)) {
+        lua_call(L, 0, 1);
+        lua_remove(L, -2);
+    } else lua_pop(L, 1);
+    lua_getfield(L, -1, "decode");
+    lua_setfield(L, LUA_REGISTRYINDEX, FB_CJSON_DECODE);
+    lua_pop(L, 1);
+    lua_pushcfunction(L, fb_decode_decode);
+    lua_setfield(L, -2, "decode");
+}

@@ -1,0 +1,11 @@
+/* Response decoding: JSON (through a private lua-cjson instance) into Lua tables, and non-2xx
+ * answers into http errors carrying the server's own message. */
+#ifndef FB_DECODE_H
+#define FB_DECODE_H
+
+#include "fb_compat.h"
+
+/* Adds core.decode to the module table at the top of the stack. */
+void fb_decode_init(lua_State *L);
+
+#endif

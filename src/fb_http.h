@@ -1,0 +1,25 @@
+/* HTTP over libcurl: one easy handle with its buffers (a "conn"), set up once per client and
+ * reused, so connections stay alive. The blocking call and any event-loop driver share it. */
+#ifndef FB_HTTP_H
+#define FB_HTTP_H
+
+#include <curl/curl.h>
+#include "fb_buf.h"
+
+typedef struct fb_conn {
+    CURL *easy;
+    fb_buf url, req, body, head; /* request URL and body; response body and header lines */
+    char errbuf[CURL_ERROR_SIZE];
+} fb_conn;
+
+/* Creates the easy handle with the options every request shares. Returns 0 when out of memory. */
+int fb_conn_open(fb_conn *k, struct curl_slist *headers, long connect_timeout_ms);
+/* Readies one POST of body to url (both copied into the conn). Returns 0 when out of memory. */
+int fb_conn_prepare(fb_conn *k, const char *base, const char *path, const char *body, size_t n,
+                    long timeout_ms);
+/* After the transfer: pushes {status=, headers=, body=} when rc is CURLE_OK, else nil, err. */
+int fb_conn_push_result(lua_State *L, fb_conn *k, CURLcode rc);
+/* Frees everything; safe to call twice. */
+void fb_conn_close(fb_conn *k);
+
+#endif

@@ -1,0 +1,18 @@
+/* Request validation and JSON encoding: every rule of the docs is checked here, before anything
+ * is sent, and the body is written in the same pass. */
+#ifndef FB_VALIDATE_H
+#define FB_VALIDATE_H
+
+#include "fb_compat.h"
+
+/* Adds encode_create, encode_reply and rules to the module table at the top of the stack. */
+void fb_validate_init(lua_State *L);
+
+/* Checks a string meant for an HTTP header value: non-empty, no control characters.
+ * Returns NULL when fine, else a reason ("contains a control character"). */
+const char *fb_validate_header_value(const char *s, size_t n);
+
+/* Version "YYYY-MM-DD.name" dated at least FB_MIN_VERSION: NULL when fine, else a reason. */
+const char *fb_validate_version(const char *s, size_t n);
+
+#endif
