@@ -209,16 +209,16 @@ static int check_keys(vctx *c, int t, const char *const *allowed, const char *pr
     char name[64], path[sizeof c->field], list[256];
     lua_pushnil(L);
     while (lua_next(L, t)) {
-        lua_pop(L, 1);
-        if (lua_type(L, -2) != LUA_TSTRING) {
+        lua_pop(L, 1); /* the value; the key stays for lua_next */
+        if (lua_type(L, -1) != LUA_TSTRING) {
             const char *what = *prefix ? prefix : "params";
-            const char *tn = luaL_typename(L, -2);
+            const char *tn = luaL_typename(L, -1);
             lua_pop(L, 1);
             return fail(c, what, "has a key of type %s; only these fields are known: %s", tn,
                         list_text(list, sizeof list, allowed));
         } else {
             size_t n;
-            const char *k = lua_tolstring(L, -2, &n);
+            const char *k = lua_tolstring(L, -1, &n);
             if (strlen(k) != n || !in_list(k, allowed)) {
                 join(path, sizeof path, prefix, printable(k, n, name, sizeof name));
                 lua_pop(L, 1);
@@ -488,11 +488,14 @@ static int validate_reply(vctx *c, int p) {
 /* Runs a validator over the params at index p; on success pushes the body, else nil, err. */
 static int run(lua_State *L, int p, int (*validate)(vctx *, int)) {
     vctx c;
+    int base = lua_gettop(L), ok;
     memset(&c, 0, sizeof c);
     c.L = L;
     luaL_checkstack(L, 24, "featurebase: params nested too deeply");
     c.out = fb_buf_scratch(L);
-    if (!validate(&c, p)) {
+    ok = validate(&c, p);
+    lua_settop(L, base); /* drop what the checks left behind */
+    if (!ok) {
         if (c.oom) return luaL_error(L, "featurebase: not enough memory to build the request");
         fb_error_return(L, "invalid_request", c.msg);
         fb_error_setfield(L, "field", c.field);
