@@ -11,7 +11,7 @@ CURL_LIBS   := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 SRCS      := $(wildcard src/*.c)
 HDRS      := $(wildcard src/*.h)
 BUSTED    := busted
-LUA_PATHS := ./lua/?.lua;./lua/?/init.lua
+LUA_PATHS := ./lua/?.lua;./lua/?/init.lua;./?.lua
 
 # The Lua interpreter for `make demo`.
 DEMO_LUA  ?= lua5.4
