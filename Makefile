@@ -10,13 +10,13 @@ CURL_CFLAGS := $(shell pkg-config --cflags libcurl 2>/dev/null)
 CURL_LIBS   := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 SRCS      := $(wildcard src/*.c)
 HDRS      := $(wildcard src/*.h)
-BUSTED    := busted
+BUSTED    := /usr/bin/busted
 LUA_PATHS := ./lua/?.lua;./lua/?/init.lua;./?.lua
 
 # The Lua interpreter for `make demo`.
 DEMO_LUA  ?= lua5.4
 
-.PHONY: all deps build test demo clean $(LUAS:%=test-%)
+.PHONY: all deps build test demo clean
 
 all: build
 
@@ -37,7 +37,7 @@ test: deps
 
 test-%: build/%/featurebase/core.so
 	@echo "== busted on $*"
-	@LUA_PATH='$(LUA_PATHS);;' LUA_CPATH='./build/$*/?.so;;' $(BUSTED) --lua=$* -o utfTerminal spec
+	@LUA_PATH="$(LUA_PATHS);;" LUA_CPATH="./build/$*/?.so;;" $* $(BUSTED) -o utfTerminal spec
 
 demo: deps
 	@$(MAKE) --no-print-directory build/$(DEMO_LUA)/featurebase/core.so

@@ -1,0 +1,308 @@
+--- A real local fake Featurebase server for tests, demos and benchmarks.
+-- Starts nginx with lua-nginx-module (featurebase.testing.server is the handler) in a fresh temp dir.
+-- Works from Lua 5.1-5.4 and LuaJIT; uses luasocket when present, else falls back to curl.
+--
+--   local testing = require("featurebase.testing")
+--   local srv = testing.start{ api_key = "sk_test_123" }
+--   -- point the client at srv.url ... then:
+--   for _, r in ipairs(srv:requests()) do print(r.method, r.path, r.json and r.json.bodyMarkdown) end
+--   srv:stop()
+--
+-- The nginx started here watches the calling process and exits by itself when it is gone.
+
+local has_socket, socket = pcall(require, "socket")
+local json = require("cjson.safe")
+
+local M = {}
+
+---@class featurebase.testing.Request
+---@field id string       X-Request-Id the server answered with
+---@field time number     unix time (seconds, ms precision) when it arrived
+---@field method string
+---@field path string     raw path, without the query string
+---@field query string|nil raw query string, if any
+---@field headers table<string,string> lowercased name -> value (repeated headers joined by ", ")
+---@field body string     raw request body
+---@field json table|nil  body decoded with lua-cjson, nil if it isn't JSON
+
+---@class featurebase.testing.Server
+---@field url string      "http://127.0.0.1:PORT"
+---@field port integer
+---@field api_key string
+---@field dir string      temp dir holding nginx.conf, error.log, nginx.pid
+local Server = {}
+Server.__index = Server
+
+local NGINX_MODULES = "/usr/lib/nginx/modules/"
+local LUA51_CPATH = "/usr/lib/x86_64-linux-gnu/lua/5.1/?.so;;"
+
+local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+-- os.execute returns a number on 5.1/LuaJIT and true|nil, "exit", code on 5.2+
+local function exec(cmd)
+  local a, _, c = os.execute(cmd)
+  if type(a) == "number" then return a == 0 end
+  return a == true and (c == nil or c == 0)
+end
+
+local function capture(cmd)
+  local p = io.popen(cmd)
+  if not p then return nil end
+  local out = p:read("*a")
+  p:close()
+  return (out:gsub("%s+$", ""))
+end
+
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+local function now() return has_socket and socket.gettime() or os.time() end
+
+local function sleep(s)
+  if has_socket then socket.sleep(s) else exec("sleep " .. s) end
+end
+
+local function tail(s, n)
+  s = s or ""
+  return #s > n and ("..." .. s:sub(-n)) or s
+end
+
+-- absolute directory that holds featurebase/, so nginx can require featurebase.testing.server
+local function lua_root()
+  local src = debug.getinfo(1, "S").source
+  local file = src:sub(1, 1) == "@" and src:sub(2) or "./featurebase/testing.lua"
+  local root = file:match("^(.*)[/\\]featurebase[/\\]testing%.lua$") or "."
+  if root:sub(1, 1) ~= "/" then root = capture("pwd") .. "/" .. root:gsub("^%./", "") end
+  return (root:gsub("/%.?$", ""))
+end
+
+local function free_port()
+  if has_socket then
+    local s = socket.tcp()
+    if s and s:bind("127.0.0.1", 0) then
+      local _, port = s:getsockname()
+      s:close()
+      if tonumber(port) then return tonumber(port) end
+    end
+  end
+  return math.random(20000, 60000)
+end
+
+-- pid of the calling Lua process: the server's watchdog stops nginx once it is gone
+local function own_pid()
+  local stat = read_file("/proc/self/stat")
+  return stat and tonumber(stat:match("^(%d+)"))
+end
+
+local function alive(pid)
+  local stat = read_file("/proc/" .. pid .. "/stat")
+  return stat ~= nil and not stat:match("^%d+ %b() [ZX]")
+end
+
+local function http(port, method, path, body)
+  body = body or ""
+  if not has_socket then
+    local out = capture("curl -s -m 5 -w '\\n%{http_code}' -X " .. method .. " -H 'Content-Type: application/json' "
+      .. (body ~= "" and ("--data-binary " .. q(body) .. " ") or "") .. q("http://127.0.0.1:" .. port .. path))
+    local b, status = (out or ""):match("^(.-)\n?(%d%d%d)$")
+    return tonumber(status), b
+  end
+  local c = socket.tcp()
+  c:settimeout(5)
+  local ok, err = c:connect("127.0.0.1", port)
+  if not ok then c:close() return nil, err end
+  -- HTTP/1.0 so the server closes after answering and "*a" reads exactly one response
+  c:send(method .. " " .. path .. " HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    .. "Content-Length: " .. #body .. "\r\n\r\n" .. body)
+  local resp, rerr, partial = c:receive("*a")
+  c:close()
+  resp = resp or partial
+  if not resp or resp == "" then return nil, rerr end
+  return tonumber(resp:match("^HTTP/%d%.%d (%d%d%d)")), resp:match("\r\n\r\n(.*)$") or ""
+end
+
+local function write_conf(dir, o)
+  local root = lua_root()
+  local key_hex = o.api_key:gsub(".", function(ch) return string.format("%02x", ch:byte()) end)
+  local conf = {
+    "daemon on;",
+    "master_process on;",
+    "worker_processes " .. o.workers .. ";",
+    -- as root, workers would otherwise run as nobody and fail on non world-readable files
+    o.root and "user root;" or "",
+    'pid "' .. dir .. '/nginx.pid";',
+    'error_log "' .. dir .. '/error.log" warn;',
+    "load_module " .. NGINX_MODULES .. "ndk_http_module.so;",
+    "load_module " .. NGINX_MODULES .. "ngx_http_lua_module.so;",
+    "events { worker_connections 4096; }",
+    "http {",
+    "  access_log off;",  -- keeps the Authorization header (the key) out of any log
+    '  client_body_temp_path "' .. dir .. '/client_body";',
+    '  proxy_temp_path "' .. dir .. '/proxy";',
+    '  fastcgi_temp_path "' .. dir .. '/fastcgi";',
+    '  uwsgi_temp_path "' .. dir .. '/uwsgi";',
+    '  scgi_temp_path "' .. dir .. '/scgi";',
+    '  lua_package_path "' .. root .. "/?.lua;" .. root .. '/?/init.lua;;";',  -- ';;' keeps resty.core findable
+    '  lua_package_cpath "' .. LUA51_CPATH .. '";',
+    "  lua_shared_dict fb " .. o.shm .. ";",
+    "  lua_shared_dict fb_ids 1m;",
+    "  server_tokens off;",
+    "  keepalive_requests 1000000;",
+    "  init_by_lua_block {",
+    '    require("featurebase.testing.server").configure({ api_key_hex = "' .. key_hex .. '", record = '
+      .. tostring(o.record) .. ", watch_pid = " .. tostring(o.watch_pid or "nil") .. ', prefix = "' .. dir .. '" })',
+    "  }",
+    '  init_worker_by_lua_block { require("featurebase.testing.server").init_worker() }',
+    "  server {",
+    "    listen 127.0.0.1:" .. o.port .. ";",
+    -- bodies stay in memory: no temp-file I/O per request
+    "    client_max_body_size 16m;",
+    "    client_body_buffer_size 16m;",
+    '    location / { content_by_lua_block { require("featurebase.testing.server").handle() } }',
+    "  }",
+    "}",
+    "",
+  }
+  local f = assert(io.open(dir .. "/nginx.conf", "w"))
+  f:write(table.concat(conf, "\n"))
+  f:close()
+end
+
+-- polls with a real GET /__fb/health: proves the port is bound and the handler loads
+local function wait_ready(port, timeout)
+  local deadline = now() + timeout
+  repeat
+    if http(port, "GET", "/__fb/health") == 200 then return true end
+    sleep(0.02)
+  until now() > deadline
+  return false
+end
+
+-- error.log once nginx got that far, else what it printed before opening it
+local function logs(dir)
+  local log = read_file(dir .. "/error.log") or ""
+  return tail(log ~= "" and log or read_file(dir .. "/start.log"), 2000)
+end
+
+---@class featurebase.testing.Options
+---@field api_key string|nil  key the server accepts as "Authorization: Bearer <key>" (default "sk_test_featurebase")
+---@field port integer|nil    fixed port; default: a free one
+---@field workers integer|nil nginx worker_processes (default 1)
+---@field record boolean|nil  record requests for srv:requests() (default true; false for benchmarks)
+---@field nginx string|nil    nginx binary (default $FEATUREBASE_NGINX or /usr/sbin/nginx)
+---@field shm string|nil      size of the state shared dict (default "64m")
+---@field watch boolean|nil   stop nginx when this Lua process exits (default true)
+---@field timeout number|nil  seconds to wait for nginx to answer (default 5)
+
+--- Start a fake Featurebase server. Raises with the tail of nginx's error log if it does not come up.
+---@param opts featurebase.testing.Options|nil
+---@return featurebase.testing.Server
+function M.start(opts)
+  opts = opts or {}
+  local o = {
+    api_key = opts.api_key or "sk_test_featurebase",
+    workers = math.floor(tonumber(opts.workers) or 1),
+    record = opts.record ~= false,
+    shm = opts.shm or "64m",
+    root = capture("id -u") == "0",
+    watch_pid = opts.watch ~= false and own_pid() or nil,
+  }
+  assert(type(o.api_key) == "string" and o.api_key ~= "",
+    "featurebase.testing.start: api_key must be a non-empty string")
+  local nginx = opts.nginx or os.getenv("FEATUREBASE_NGINX") or "/usr/sbin/nginx"
+  math.randomseed(os.time() + math.floor(os.clock() * 1e6))
+
+  local last
+  for _ = 1, opts.port and 1 or 5 do  -- a free port can be taken before nginx binds it: retry
+    o.port = opts.port or free_port()
+    local dir = capture("mktemp -d \"${TMPDIR:-/tmp}/fbtest.XXXXXX\"")
+    assert(dir and dir ~= "", "featurebase.testing.start: mktemp -d failed")
+    local srv = setmetatable({ url = "http://127.0.0.1:" .. o.port, port = o.port, api_key = o.api_key,
+      dir = dir }, Server)
+    write_conf(dir, o)
+    local started = exec(q(nginx) .. " -p " .. q(dir .. "/") .. " -c " .. q(dir .. "/nginx.conf") .. " -e "
+      .. q(dir .. "/error.log") .. " >" .. q(dir .. "/start.log") .. " 2>&1")
+    if started and wait_ready(o.port, opts.timeout or 5) then return srv end
+    last = logs(dir)
+    srv:stop()
+    if started then
+      error("featurebase.testing: nginx did not answer on port " .. o.port .. " within " .. (opts.timeout or 5)
+        .. " s; error log:\n" .. last, 2)
+    end
+    if not last:find("in use", 1, true) then break end
+  end
+  error("featurebase.testing: could not start " .. nginx .. ":\n" .. (last or ""), 2)
+end
+
+--- Every API request received since start or the last reset, oldest first (at most the last 10000).
+---@return featurebase.testing.Request[]
+function Server:requests()
+  local status, body = http(self.port, "GET", "/__fb/requests")
+  local list = status == 200 and json.decode(body)
+  if type(list) ~= "table" then
+    error("featurebase.testing: GET /__fb/requests failed: " .. tostring(status or body), 2)
+  end
+  for _, r in ipairs(list) do
+    local ok = type(r.body) == "string" and json.decode(r.body)
+    r.json = type(ok) == "table" and ok or nil
+  end
+  return list
+end
+
+--- Forget conversations, recorded requests and queued test modes.
+function Server:reset()
+  local status = http(self.port, "POST", "/__fb/reset")
+  if status ~= 200 then error("featurebase.testing: POST /__fb/reset failed", 2) end
+end
+
+--- Queue X-Fb-Test modes (e.g. {"status=503", "delay=100,close"}): each later API request without an
+--- X-Fb-Test header takes the next one. Lets clients that can't add headers meet failures.
+---@param modes string[]
+function Server:script(modes)
+  local body = json.encode(modes)
+  if not body or http(self.port, "POST", "/__fb/script", body) ~= 200 then
+    error("featurebase.testing: POST /__fb/script failed", 2)
+  end
+end
+
+--- The stored conversation (with all its parts) as the server sees it, or nil if unknown.
+---@param id string
+---@return table|nil
+function Server:conversation(id)
+  local status, body = http(self.port, "GET", "/__fb/conversations/" .. tostring(id))
+  return status == 200 and json.decode(body) or nil
+end
+
+--- Stop nginx (QUIT, then KILL after 3 s) and remove the temp dir. Idempotent.
+function Server:stop()
+  if self.stopped then return end
+  self.stopped = true
+  local pid = tonumber((read_file(self.dir .. "/nginx.pid") or ""):match("%d+"))
+  if pid then
+    local pids = { pid }  -- workers too: they'd outlive a KILLed master
+    for child in (capture("pgrep -P " .. pid) or ""):gmatch("%d+") do pids[#pids + 1] = child end
+    exec("kill -QUIT " .. pid .. " 2>/dev/null")
+    local deadline, signal = now() + 3, "KILL"
+    while true do
+      local left = {}
+      for _, p in ipairs(pids) do if alive(p) then left[#left + 1] = p end end
+      if #left == 0 then break end
+      if now() > deadline then
+        if not signal then break end
+        exec("kill -" .. signal .. " " .. table.concat(left, " ") .. " 2>/dev/null")
+        deadline, signal = now() + 1, nil
+      end
+      sleep(0.02)
+    end
+  end
+  exec("rm -rf " .. q(self.dir))
+end
+
+Server.__close = Server.stop  -- Lua 5.4: local srv <close> = testing.start{}
+
+return M
