@@ -6,6 +6,7 @@
 --
 -- @module featurebase
 local core = require("featurebase.core")
+local retry = require("featurebase.retry")
 
 local M = {
   _VERSION = core._VERSION,
@@ -25,12 +26,15 @@ local M = {
 ---@field error_type? string Featurebase error type, e.g. "invalid_request_error"
 ---@field param? string the parameter the server blamed
 ---@field curl_code? integer libcurl's error code (network, timeout)
+---@field request_sent? boolean false when the request certainly never reached the server (network, timeout)
+---@field attempts? integer how many attempts were made (absent: refused before sending)
 
 ---@class featurebase.Response
 ---@field status integer HTTP status
 ---@field headers table<string,string> response headers, lowercased names
 ---@field request_id? string
 ---@field rate_limit featurebase.RateLimit
+---@field attempts integer how many attempts the call made
 
 ---@class featurebase.RateLimit
 ---@field limit? integer requests allowed per window (X-RateLimit-Limit)
@@ -44,6 +48,17 @@ local M = {
 ---@field timeout? number whole-request timeout in seconds, default 30
 ---@field connect_timeout? number connect timeout in seconds, default 10
 ---@field allow_insecure_http? boolean allow http:// to a host other than this machine
+---@field max_retries? integer retries after the first attempt, default 2 (see featurebase.retry)
+---@field retry_unsafe? boolean also retry failures the server may have acted on, default false
+---@field max_retry_wait? number longest Retry-After honoured, seconds, default 60
+---@field deadline? number seconds bounding all attempts and waits together, default none
+
+---@class featurebase.CallOptions
+---@field timeout? number
+---@field max_retries? integer
+---@field retry_unsafe? boolean
+---@field max_retry_wait? number
+---@field deadline? number
 
 ---@class featurebase.Recipients
 ---@field emails? string[]
@@ -108,14 +123,90 @@ local function check_params(params, method, n)
   end
 end
 
--- One request: path and body come from the C validator, the answer goes through the C decoder.
-local function send(self, path, body)
-  local res, err = self._core:perform(path, body)
-  if not res then return nil, err, nil end
-  local info = response_info(res)
-  local value, derr = core.decode(res)
-  if value == nil then return nil, derr, info end
-  return value, nil, info
+-- Options the Lua layer handles (the rest go to the C core, which refuses unknown ones).
+-- Each maps to a checker returning a message when the value is wrong.
+local function retries(v)
+  if type(v) ~= "number" or v < 0 or v > 100 or v ~= math.floor(v) then return "must be a whole number from 0 to 100" end
+end
+local function positive(v)
+  if type(v) ~= "number" or not (v > 0) or v == math.huge then return "must be a number of seconds greater than 0" end
+end
+local function non_negative(v)
+  if type(v) ~= "number" or not (v >= 0) or v == math.huge then return "must be a number of seconds, 0 or more" end
+end
+local function boolean(v)
+  if type(v) ~= "boolean" then return "must be a boolean" end
+end
+
+local LUA_OPTIONS = {
+  max_retries = retries,         -- default 2
+  retry_unsafe = boolean,        -- default false: see featurebase.retry for why
+  max_retry_wait = non_negative, -- default 60: a longer Retry-After returns the 429 instead
+  deadline = positive,           -- default none: bounds all attempts and waits together
+}
+local DEFAULTS = { max_retries = 2, retry_unsafe = false, max_retry_wait = 60 }
+-- Per call, these may be overridden; timeout is passed to the C core for each attempt.
+local CALL_OPTIONS = { timeout = positive, max_retries = retries, retry_unsafe = boolean,
+  max_retry_wait = non_negative, deadline = positive }
+
+local function option_error(name, msg)
+  return setmetatable({ kind = "invalid_request", field = name, message = name .. " " .. msg }, core.error_mt)
+end
+
+-- A call's options over the client's: the merged table, or nil, err.
+local function call_options(self, opts, method, n)
+  if opts == nil then return self._opts end
+  if type(opts) ~= "table" then
+    error(("bad argument #%d to '%s' (table of options expected, got %s)"):format(n, method, type(opts)), 3)
+  end
+  local o = {}
+  for k, v in pairs(self._opts) do o[k] = v end
+  for k, v in pairs(opts) do
+    local check = CALL_OPTIONS[k]
+    if not check then
+      return nil, option_error(tostring(k), "is not a per-call option (timeout, max_retries, retry_unsafe, "
+        .. "max_retry_wait, deadline)")
+    end
+    local why = check(v)
+    if why then return nil, option_error(k, why) end
+    o[k] = v
+  end
+  return o
+end
+
+-- How the blocking calls reach the network and wait. The async engine and the OpenResty transport
+-- bring their own three functions and share everything else.
+local BLOCKING = {
+  perform = function(self, path, body, timeout) return self._core:perform(path, body, timeout) end,
+  sleep = core.sleep,
+  now = core.now,
+}
+
+-- The one request pipeline: send, decode, and retry when that cannot duplicate a message.
+local function run(self, path, body, o, io)
+  local start, attempt = io.now(), 0
+  while true do
+    attempt = attempt + 1
+    local timeout = o.timeout
+    if o.deadline then
+      local left = math.max(0.001, o.deadline - (io.now() - start))
+      timeout = timeout and math.min(timeout, left) or left
+    end
+    local value, err, info
+    local res, terr = io.perform(self, path, body, timeout)
+    if res then
+      info = response_info(res)
+      info.attempts = attempt
+      value, err = core.decode(res)
+      if value ~= nil then return value, nil, info end
+    else
+      err = terr
+    end
+    err.attempts = attempt
+    local wait = retry.delay(err, attempt, o, os.time())
+    if not wait or (o.deadline and io.now() - start + wait >= o.deadline) then return nil, err, info end
+    io.sleep(wait)
+  end
 end
 
 --- Creates a client. The API key is kept only inside the C object: it never shows in
@@ -127,40 +218,55 @@ function M.new(opts)
   if opts ~= nil and type(opts) ~= "table" then
     error(("bad argument #1 to 'new' (table expected, got %s)"):format(type(opts)), 2)
   end
-  local o = {}
-  for k, v in pairs(opts or {}) do o[k] = v end
-  if o.api_key == nil then o.api_key = env("FEATUREBASE_API_KEY") end
-  if o.base_url == nil then o.base_url = env("FEATUREBASE_BASE_URL") end
-  local handle, err = core.new(o)
+  local c_opts, lua_opts = {}, {}
+  for k, v in pairs(DEFAULTS) do lua_opts[k] = v end
+  for k, v in pairs(opts or {}) do
+    if LUA_OPTIONS[k] then
+      local why = LUA_OPTIONS[k](v)
+      if why then return nil, option_error(k, why) end
+      lua_opts[k] = v
+    else
+      c_opts[k] = v
+    end
+  end
+  if c_opts.api_key == nil then c_opts.api_key = env("FEATUREBASE_API_KEY") end
+  if c_opts.base_url == nil then c_opts.base_url = env("FEATUREBASE_BASE_URL") end
+  local handle, err = core.new(c_opts)
   if not handle then return nil, err end
-  return setmetatable({ _core = handle }, Client)
+  return setmetatable({ _core = handle, _opts = lua_opts }, Client)
 end
 
 --- Opens a conversation: `POST /v2/conversations`.
 ---@param params featurebase.CreateParams
+---@param opts? featurebase.CallOptions per-call overrides
 ---@return table|nil conversation the conversation object (JSON null fields are absent)
 ---@return featurebase.Error|nil err
 ---@return featurebase.Response|nil response status, headers, request id and rate limits
-function Client:create_conversation(params)
+function Client:create_conversation(params, opts)
   check_client(self, "create_conversation")
   check_params(params, "create_conversation", 1)
+  local o, oerr = call_options(self, opts, "create_conversation", 2)
+  if not o then return nil, oerr, nil end
   local path, body = core.encode_create(params)
   if not path then return nil, body, nil end
-  return send(self, path, body)
+  return run(self, path, body, o, BLOCKING)
 end
 
 --- Replies to a conversation, or leaves an internal note: `POST /v2/conversations/{id}/reply`.
 ---@param conversation_id string the conversation's short id (1-16 characters)
 ---@param params featurebase.ReplyParams
+---@param opts? featurebase.CallOptions per-call overrides
 ---@return table|nil part the conversation part created
 ---@return featurebase.Error|nil err
 ---@return featurebase.Response|nil response
-function Client:reply(conversation_id, params)
+function Client:reply(conversation_id, params, opts)
   check_client(self, "reply")
   check_params(params, "reply", 2)
+  local o, oerr = call_options(self, opts, "reply", 3)
+  if not o then return nil, oerr, nil end
   local path, body = core.encode_reply(conversation_id, params)
   if not path then return nil, body, nil end
-  return send(self, path, body)
+  return run(self, path, body, o, BLOCKING)
 end
 
 --- Frees the curl handle now rather than at garbage collection. Safe to call twice.

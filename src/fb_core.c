@@ -1,6 +1,8 @@
 /* featurebase.core: validation, request building, HTTP (libcurl) and decoding (lua-cjson) for the
  * Featurebase conversations API. The public API is the pure-Lua module `featurebase` over it. */
 #include <curl/curl.h>
+#include <errno.h>
+#include <time.h>
 #include "fb_buf.h"
 #include "fb_client.h"
 #include "fb_decode.h"
@@ -19,6 +21,26 @@
 
 FB_EXPORT int luaopen_featurebase_core(lua_State *L);
 
+/* core.sleep(seconds): the blocking calls' wait between retries (no luasocket needed). */
+static int fb_core_sleep(lua_State *L) {
+    lua_Number s = luaL_checknumber(L, 1);
+    struct timespec ts;
+    if (!(s > 0)) return 0;
+    if (s > 3600) s = 3600;
+    ts.tv_sec = (time_t)s;
+    ts.tv_nsec = (long)((s - (lua_Number)ts.tv_sec) * 1e9);
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+    return 0;
+}
+
+/* core.now(): monotonic seconds, for deadlines that wall-clock changes cannot stretch. */
+static int fb_core_now(lua_State *L) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+    return 1;
+}
+
 int luaopen_featurebase_core(lua_State *L) {
     static int curl_ready = 0;
     curl_version_info_data *cv;
@@ -32,6 +54,10 @@ int luaopen_featurebase_core(lua_State *L) {
     fb_client_init(L);
     fb_validate_init(L);
     fb_decode_init(L);
+    lua_pushcfunction(L, fb_core_sleep);
+    lua_setfield(L, -2, "sleep");
+    lua_pushcfunction(L, fb_core_now);
+    lua_setfield(L, -2, "now");
     cv = curl_version_info(CURLVERSION_NOW);
     lua_pushliteral(L, FB_VERSION);
     lua_setfield(L, -2, "_VERSION");

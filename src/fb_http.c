@@ -83,6 +83,23 @@ static void push_headers(lua_State *L, const fb_buf *h) {
     }
 }
 
+/* False only when the request certainly never reached the server (refused, DNS, TLS handshake,
+ * or no byte of it written): then a retry cannot duplicate a message. */
+int fb_conn_request_sent(fb_conn *k, CURLcode rc) {
+    long request_size = 0;
+    switch (rc) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+        return 0;
+    default:
+        curl_easy_getinfo(k->easy, CURLINFO_REQUEST_SIZE, &request_size);
+        return request_size > 0;
+    }
+}
+
 int fb_conn_push_result(lua_State *L, fb_conn *k, CURLcode rc) {
     long status = 0;
     if (rc != CURLE_OK) {
@@ -93,6 +110,8 @@ int fb_conn_push_result(lua_State *L, fb_conn *k, CURLcode rc) {
         lua_remove(L, -2);
         lua_pushinteger(L, (lua_Integer)rc);
         lua_setfield(L, -2, "curl_code");
+        lua_pushboolean(L, fb_conn_request_sent(k, rc));
+        lua_setfield(L, -2, "request_sent");
         return 2;
     }
     curl_easy_getinfo(k->easy, CURLINFO_RESPONSE_CODE, &status);
