@@ -174,8 +174,12 @@ local function call_options(self, opts, method, n)
   return o
 end
 
--- How the blocking calls reach the network and wait. The async engine and the OpenResty transport
--- bring their own three functions and share everything else.
+-- A transport is three functions; the blocking one is below, the async engine and the OpenResty
+-- transport bring their own and share everything else (validation, decoding, retries):
+--   perform(client, path, body, timeout|nil) -> {status=, headers=, body=} | nil, err
+--     (err a featurebase.Error of kind "network"/"timeout", with request_sent)
+--   sleep(seconds)   wait between attempts (may yield, e.g. ngx.sleep or a coroutine)
+--   now() -> seconds a monotonic clock
 local BLOCKING = {
   perform = function(self, path, body, timeout) return self._core:perform(path, body, timeout) end,
   sleep = core.sleep,
@@ -292,4 +296,7 @@ function M.is_error(v)
 end
 
 M.Client = Client
+-- For featurebase.* transports only (not public API): the shared pipeline and option merging.
+M._run = run
+M._call_options = call_options
 return M
