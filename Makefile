@@ -10,13 +10,12 @@ CURL_CFLAGS := $(shell pkg-config --cflags libcurl 2>/dev/null)
 CURL_LIBS   := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 SRCS      := $(wildcard src/*.c)
 HDRS      := $(wildcard src/*.h)
-BUSTED    := /usr/bin/busted
 LUA_PATHS := ./lua/?.lua;./lua/?/init.lua;./?.lua
 
 # The Lua interpreter for `make demo`.
 DEMO_LUA  ?= lua5.4
 
-.PHONY: all deps build test demo clean
+.PHONY: all deps build test demo check-rockspec clean
 
 all: build
 
@@ -33,15 +32,19 @@ build/%/featurebase/core.so: $(SRCS) $(HDRS)
 
 test: deps
 	@$(MAKE) --no-print-directory build
-	@set -e; for l in $(LUAS); do $(MAKE) --no-print-directory test-$$l; done
+	@sh scripts/test.sh $(LUAS)
 
+# One interpreter: make test-lua5.4
 test-%: build/%/featurebase/core.so
-	@echo "== busted on $*"
-	@LUA_PATH="$(LUA_PATHS);;" LUA_CPATH="./build/$*/?.so;;" $* $(BUSTED) -o utfTerminal spec
+	@sh scripts/test.sh $*
 
 demo: deps
 	@$(MAKE) --no-print-directory build/$(DEMO_LUA)/featurebase/core.so
 	@LUA_PATH='$(LUA_PATHS);;' LUA_CPATH='./build/$(DEMO_LUA)/?.so;;' $(DEMO_LUA) examples/quickstart.lua
+
+# luarocks make, offline, for 5.1, 5.4 and LuaJIT (scripts/luarocks-offline.lua), then a load test.
+check-rockspec: deps
+	@sh scripts/check-rockspec.sh
 
 clean:
 	rm -rf build
