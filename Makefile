@@ -15,7 +15,7 @@ LUA_PATHS := ./lua/?.lua;./lua/?/init.lua;./?.lua
 # The Lua interpreter for `make demo`.
 DEMO_LUA  ?= lua5.4
 
-.PHONY: all deps build test demo check-rockspec clean
+.PHONY: all deps build test demo check-rockspec lint clean
 
 all: build
 
@@ -45,6 +45,13 @@ demo: deps
 # luarocks make, offline, for 5.1, 5.4 and LuaJIT (scripts/luarocks-offline.lua), then a load test.
 check-rockspec: deps
 	@sh scripts/check-rockspec.sh
+
+# Static checks: luacheck (.luacheckrc) and cppcheck. variableScope is a style choice here
+# (declarations at the top of a block, as in Lua's own sources).
+lint: deps
+	@luacheck -q lua spec examples
+	@cppcheck --enable=warning,style,performance,portability --std=c99 --error-exitcode=1 -q \
+	  --suppress=variableScope $$(pkg-config --cflags-only-I lua5.4) $(CURL_CFLAGS) src/
 
 clean:
 	rm -rf build

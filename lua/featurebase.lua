@@ -126,7 +126,9 @@ end
 -- Options the Lua layer handles (the rest go to the C core, which refuses unknown ones).
 -- Each maps to a checker returning a message when the value is wrong.
 local function retries(v)
-  if type(v) ~= "number" or v < 0 or v > 100 or v ~= math.floor(v) then return "must be a whole number from 0 to 100" end
+  if type(v) ~= "number" or v < 0 or v > 100 or v ~= math.floor(v) then
+    return "must be a whole number from 0 to 100"
+  end
 end
 local function positive(v)
   if type(v) ~= "number" or not (v > 0) or v == math.huge then return "must be a number of seconds greater than 0" end

@@ -1,0 +1,13 @@
+-- luacheck: the Lua code is portable across 5.1-5.4 and LuaJIT; specs run under busted.
+std = "max"
+max_line_length = 120
+-- `not (x > 0)` is deliberate where NaN must fail a check (NaN > 0 and NaN <= 0 are both false).
+ignore = { "581" }
+files["spec/"] = { std = "+busted", max_line_length = 132 }
+files["lua/featurebase/testing/server.lua"] = { std = "ngx_lua" }
+files["lua/featurebase/openresty.lua"] = { std = "+ngx_lua" }
+files["examples/openresty/"] = { std = "+ngx_lua" }
+files["lua/featurebase/nvim.lua"] = { read_globals = { "vim" } }
+files["examples/nvim/"] = { read_globals = { "vim" } }
+files["spec/nvim/"] = { read_globals = { "vim" } }
+exclude_files = { "build/", "fuzz/corpus/" }
