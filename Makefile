@@ -46,10 +46,11 @@ demo: deps
 check-rockspec: deps
 	@sh scripts/check-rockspec.sh
 
-# Static checks: luacheck (.luacheckrc) and cppcheck. variableScope is a style choice here
+# Static checks: luacheck (.luacheckrc), the LuaLS annotations of the public API, and cppcheck. variableScope is a style choice here
 # (declarations at the top of a block, as in Lua's own sources).
 lint: deps
 	@luacheck -q lua spec examples
+	@lua5.4 scripts/check-annotations.lua lua/featurebase.lua $$(find lua/featurebase -name '*.lua' ! -name server.lua)
 	@cppcheck --enable=warning,style,performance,portability --std=c99 --error-exitcode=1 -q \
 	  --suppress=variableScope $$(pkg-config --cflags-only-I lua5.4) $(CURL_CFLAGS) src/
 

@@ -51,6 +51,7 @@ end
 --- Whether a failure may be retried under the given options.
 ---@param err featurebase.Error
 ---@param retry_unsafe boolean
+---@return boolean
 function M.retryable(err, retry_unsafe)
   if err.kind == "http" then
     if err.status == 429 then return true end

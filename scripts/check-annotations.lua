@@ -1,0 +1,57 @@
+-- Checks the LuaLS annotations of the public API (no language server is packaged for Debian):
+-- every public function in lua/ has a doc comment with a ---@param for each parameter and a
+-- ---@return when it returns a value, and every ---@ line is a well-formed tag.
+--   lua5.4 scripts/check-annotations.lua lua/featurebase.lua lua/featurebase/*.lua
+local TAGS = { class = "^%S+", field = "^%S+%??%s+%S", param = "^[%w_%.]+%??%s+%S", ["return"] = "^%S",
+  alias = "^%S+", type = "^%S", module = "^%S", diagnostic = "^%S", cast = "^%S", generic = "^%S",
+  overload = "^fun", see = "^%S", deprecated = "", async = "", nodiscard = "", meta = "", enum = "^%S" }
+
+local problems = 0
+local function problem(file, line, msg)
+  problems = problems + 1
+  io.stderr:write(("%s:%d: %s\n"):format(file, line, msg))
+end
+
+local function check(file)
+  local lines = {}
+  for l in io.lines(file) do lines[#lines + 1] = l end
+  local checked = 0
+  for i, l in ipairs(lines) do
+    local tag, rest = l:match("^%s*%-%-%-@(%w+)%s*(.*)$")
+    if tag then
+      if not TAGS[tag] then problem(file, i, "unknown annotation ---@" .. tag)
+      elseif not rest:find(TAGS[tag]) then problem(file, i, "malformed ---@" .. tag .. " " .. rest) end
+    end
+    -- top-level public functions: function M.x(...), function Client:x(...), function M.sub.x(...)
+    local name, params = l:match("^function%s+([%w_%.:]+)%s*(%b())")
+    local short = name and name:match("[%.:]([%w_]+)$")
+    if short and not short:find("^_") and name:find("^[%w_]+[%.:]") then
+      checked = checked + 1
+      local doc, j = {}, i - 1
+      while j > 0 and lines[j]:find("^%s*%-%-") do doc[#doc + 1] = lines[j]; j = j - 1 end
+      local text = table.concat(doc, "\n")
+      if #doc == 0 then
+        problem(file, i, name .. " has no doc comment")
+      else
+        for p in params:sub(2, -2):gmatch("[%w_%.]+") do
+          if p ~= "self" and p ~= "..." and not text:find("%-%-%-@param%s+" .. p .. "%??%s") then
+            problem(file, i, name .. ": no ---@param for '" .. p .. "'")
+          end
+        end
+        local body, k = {}, i + 1
+        while lines[k] and not lines[k]:find("^end") do body[#body + 1] = lines[k]; k = k + 1 end
+        local returns = table.concat(body, "\n"):find("%f[%w]return%s+[^e%s]") ~= nil
+        if returns and not text:find("%-%-%-@return") then problem(file, i, name .. " returns a value but has no ---@return") end
+      end
+    end
+  end
+  return checked
+end
+
+local total = 0
+for _, f in ipairs(arg) do total = total + check(f) end
+if problems > 0 then
+  io.stderr:write(("%d annotation problem(s)\n"):format(problems))
+  os.exit(1)
+end
+print(("annotations: %d public functions in %d files documented"):format(total, #arg))
