@@ -15,7 +15,7 @@ LUA_PATHS := ./lua/?.lua;./lua/?/init.lua;./?.lua
 # The Lua interpreter for `make demo`.
 DEMO_LUA  ?= lua5.4
 
-.PHONY: all deps build test demo check-rockspec lint clean
+.PHONY: all deps build test demo check-rockspec lint docs clean
 
 all: build
 
@@ -53,6 +53,13 @@ lint: deps
 	@lua5.4 scripts/check-annotations.lua lua/featurebase.lua $$(find lua/featurebase -name '*.lua' ! -name server.lua)
 	@cppcheck --enable=warning,style,performance,portability --std=c99 --error-exitcode=1 -q \
 	  --suppress=variableScope $$(pkg-config --cflags-only-I lua5.4) $(CURL_CFLAGS) src/
+
+# The API reference, from the sources' annotations, into docs/ (LDoc, Debian's lua-ldoc).
+DOC_SOURCES = lua/featurebase.lua $(filter-out lua/featurebase/testing/server.lua,$(wildcard lua/featurebase/*.lua))
+docs: deps
+	@rm -rf build/ldoc && mkdir -p build/ldoc
+	@lua5.4 scripts/ldoc-prep.lua build/ldoc $(DOC_SOURCES)
+	@cd build/ldoc && ldoc -q -c ../../config.ld -d ../../docs lua
 
 clean:
 	rm -rf build

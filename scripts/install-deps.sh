@@ -4,7 +4,7 @@
 set -e
 PKGS="make gcc pkg-config libcurl4-openssl-dev ca-certificates
 lua5.1 lua5.2 lua5.3 lua5.4 liblua5.1-0-dev liblua5.2-dev liblua5.3-dev liblua5.4-dev
-luajit2 libluajit2-5.1-dev lua-cjson lua-busted lua-socket lua-check luarocks
+luajit2 libluajit2-5.1-dev lua-cjson lua-busted lua-socket lua-check lua-ldoc luarocks
 nginx libnginx-mod-http-lua neovim"
 missing=""
 for p in $PKGS; do
