@@ -314,3 +314,71 @@ describe("featurebase.openresty outside nginx", function()
     assert.are.equal("featurebase.openresty.Client (closed)", tostring(client))
   end)
 end)
+
+describe("examples/openresty (nginx.conf + contact_form.lua, as shipped)", function()
+  local srv, dir, port
+
+  setup(function()
+    build_luajit()
+    srv = H.server()
+    dir = io.popen("mktemp -d"):read("*l")
+    port = free_port()
+    -- the shipped conf with only its port and its logs/ folder moved into the temp dir
+    local f = assert(io.open(ROOT .. "/examples/openresty/nginx.conf"))
+    local conf, n_listen = f:read("*a"):gsub("listen 127%.0%.0%.1:8080;", "listen 127.0.0.1:" .. port .. ";")
+    f:close()
+    local n_logs
+    conf, n_logs = conf:gsub("([ \"])logs/", "%1" .. dir .. "/")
+    assert(n_listen == 1 and n_logs >= 2, "examples/openresty/nginx.conf changed shape: update this spec")
+    f = assert(io.open(dir .. "/nginx.conf", "w"))
+    f:write(conf)
+    f:close()
+    local as_root = io.popen("id -u"):read("*l") == "0" and "-g 'user root;'" or ""
+    sh(("env FEATUREBASE_API_KEY=%s FEATUREBASE_BASE_URL=%s nginx -p %s/examples/openresty/ -c %s/nginx.conf -e %s/error.log %s")
+      :format(H.KEY, srv.url, ROOT, dir, dir, as_root))
+    local t0 = socket.gettime()
+    while not pcall(request, port, "GET", "/") do
+      assert(socket.gettime() - t0 < 5, "the example's nginx did not start")
+      socket.sleep(0.02)
+    end
+  end)
+
+  teardown(function()
+    if dir then setmetatable({ dir = dir }, testing.Server):stop() end -- QUITs nginx, removes dir
+    if srv then srv:stop() end
+  end)
+
+  local function post(form)
+    local status, body = request(port, "POST", "/contact", form)
+    return status, cjson.decode(body)
+  end
+
+  it("serves the form and opens a conversation from a POST", function()
+    local status, html = request(port, "GET", "/")
+    assert.are.equal(200, status)
+    assert.matches('<form method="post" action="/contact">', html, 1, true)
+
+    local out
+    status, out = post("contact_id=" .. H.CONTACT .. "&message=Hello%2C%20is%20anyone%20there%3F")
+    assert.are.equal(201, status)
+    local conv = srv:conversation(out.conversation)
+    assert.are.equal("Hello, is anyone there?", conv.source.bodyMarkdown)
+    assert.are.equal(H.CONTACT, conv.source.author.id)
+    assert.are.equal("Bearer " .. H.KEY, srv:requests()[1].headers.authorization)
+  end)
+
+  it("answers 422 naming the field when the form is wrong, sending nothing", function()
+    srv:reset()
+    local status, out = post("contact_id=nope&message=hi")
+    assert.are.equal(422, status)
+    assert.are.equal("from.id", out.field)
+    status, out = post("contact_id=" .. H.CONTACT)
+    assert.are.equal(422, status)
+    assert.are.equal("bodyMarkdown", out.field)
+    assert.are.equal(0, #srv:requests())
+  end)
+
+  it("answers 405 to a GET", function()
+    assert.are.equal(405, (request(port, "GET", "/contact")))
+  end)
+end)
