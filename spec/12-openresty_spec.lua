@@ -206,7 +206,8 @@ describe("featurebase.openresty in nginx", function()
   end)
 
   it("keeps the base_url path prefix", function()
-    local out = call({ op = "create", params = H.admin_email(), options = { base_url = srv.url .. "/__fb/mode/delay=1/" } })
+    local out = call({ op = "create", params = H.admin_email(),
+      options = { base_url = srv.url .. "/__fb/mode/delay=1/" } })
     assert.are.equal(false, out.err)
     assert.are.equal("admin", out.value.source.author.type)
   end)
@@ -288,15 +289,13 @@ describe("featurebase.openresty outside nginx", function()
   local fb = require("featurebase.openresty")
 
   it("checks options like the blocking client, plus its own", function()
-    local client, err = fb.new({ api_key = H.KEY, keepalive_pool = 0 })
-    assert.is_nil(client)
-    assert.are.equal("keepalive_pool", err.field)
-    client, err = fb.new({ api_key = H.KEY, keepalive_timeout = "60" })
-    assert.are.equal("keepalive_timeout", err.field)
-    client, err = fb.new({ api_key = H.KEY, base_url = "ftp://x" })
-    assert.are.equal("base_url", err.field)
-    client, err = fb.new({ api_key = H.KEY, colour = "red" })
-    assert.are.equal("colour", err.field)
+    for field, opts in pairs({ keepalive_pool = { keepalive_pool = 0 }, keepalive_timeout = { keepalive_timeout = "60" },
+      base_url = { base_url = "ftp://x" }, colour = { colour = "red" } }) do
+      opts.api_key = H.KEY
+      local client, err = fb.new(opts)
+      assert.is_nil(client)
+      assert.are.equal(field, err.field)
+    end
   end)
 
   it("never shows the key, and says where it belongs when called outside nginx", function()
@@ -334,8 +333,8 @@ describe("examples/openresty (nginx.conf + contact_form.lua, as shipped)", funct
     f:write(conf)
     f:close()
     local as_root = io.popen("id -u"):read("*l") == "0" and "-g 'user root;'" or ""
-    sh(("env FEATUREBASE_API_KEY=%s FEATUREBASE_BASE_URL=%s nginx -p %s/examples/openresty/ -c %s/nginx.conf -e %s/error.log %s")
-      :format(H.KEY, srv.url, ROOT, dir, dir, as_root))
+    sh(("env FEATUREBASE_API_KEY=%s FEATUREBASE_BASE_URL=%s nginx -p %s/examples/openresty/ -c %s/nginx.conf "
+      .. "-e %s/error.log %s"):format(H.KEY, srv.url, ROOT, dir, dir, as_root))
     local t0 = socket.gettime()
     while not pcall(request, port, "GET", "/") do
       assert(socket.gettime() - t0 < 5, "the example's nginx did not start")
