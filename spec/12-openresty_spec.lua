@@ -290,7 +290,8 @@ describe("featurebase.openresty outside nginx", function()
 
   it("checks options like the blocking client, plus its own", function()
     for field, opts in pairs({ keepalive_pool = { keepalive_pool = 0 },
-      keepalive_timeout = { keepalive_timeout = "60" }, base_url = { base_url = "ftp://x" }, colour = { colour = "red" } }) do
+      keepalive_timeout = { keepalive_timeout = "60" }, base_url = { base_url = "ftp://x" },
+      colour = { colour = "red" } }) do
       opts.api_key = H.KEY
       local client, err = fb.new(opts)
       assert.is_nil(client)
