@@ -63,3 +63,25 @@ docs: deps
 
 clean:
 	rm -rf build
+
+# Benchmarks (not tests; see README "Performance"): sequential calls against a local nginx, side by
+# side with bench/raw_curl.c, luasocket and curl processes, and memory over 100,000 calls. Then the
+# concurrency benchmark, when present, and its chart (gnuplot, installed here on demand).
+BENCH_LUAS ?= lua5.4 luajit
+
+.PHONY: bench
+bench: deps
+	@$(MAKE) --no-print-directory $(BENCH_LUAS:%=build/%/featurebase/core.so) bench/out/raw_curl
+	@status=0; for l in $(BENCH_LUAS); do \
+	  echo "== bench on $$l: $$l bench/run.lua"; \
+	  LUA_PATH="$(LUA_PATHS);;" LUA_CPATH="./build/$$l/?.so;;" $$l bench/run.lua || status=1; \
+	done; \
+	if [ -f bench/concurrency.lua ]; then \
+	  $(MAKE) --no-print-directory bench-concurrency || status=1; \
+	  sh bench/plot.sh || status=1; \
+	fi; \
+	exit $$status
+
+bench/out/raw_curl: bench/raw_curl.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -std=gnu99 -Wall -Wextra -Werror $(CURL_CFLAGS) -o $@ $< $(CURL_LIBS)

@@ -38,6 +38,7 @@ build = {
     featurebase = "lua/featurebase.lua",
     ["featurebase.testing"] = "lua/featurebase/testing.lua",
     ["featurebase.testing.server"] = "lua/featurebase/testing/server.lua",
+    ["featurebase.openresty"] = "lua/featurebase/openresty.lua",
   },
 }
 test = {

@@ -148,7 +148,7 @@ local function write_conf(dir, o)
     '  uwsgi_temp_path "' .. dir .. '/uwsgi";',
     '  scgi_temp_path "' .. dir .. '/scgi";',
     '  lua_package_path "' .. root .. "/?.lua;" .. root .. '/?/init.lua;;";',  -- ';;' keeps resty.core findable
-    '  lua_package_cpath "' .. LUA51_CPATH .. '";',
+    '  lua_package_cpath "' .. (o.cpath and (o.cpath .. ";") or "") .. LUA51_CPATH .. '";',
     "  lua_shared_dict fb " .. o.shm .. ";",
     "  lua_shared_dict fb_ids 1m;",
     "  server_tokens off;",
@@ -158,12 +158,14 @@ local function write_conf(dir, o)
       .. tostring(o.record) .. ", watch_pid = " .. tostring(o.watch_pid or "nil") .. ', prefix = "' .. dir .. '" })',
     "  }",
     '  init_worker_by_lua_block { require("featurebase.testing.server").init_worker() }',
+    o.http or "",
     "  server {",
     "    listen 127.0.0.1:" .. o.port .. ";",
     -- bodies stay in memory: no temp-file I/O per request
     "    client_max_body_size 16m;",
     "    client_body_buffer_size 16m;",
     '    location / { content_by_lua_block { require("featurebase.testing.server").handle() } }',
+    o.server or "",
     "  }",
     "}",
     "",
@@ -198,6 +200,10 @@ end
 ---@field shm string|nil      size of the state shared dict (default "64m")
 ---@field watch boolean|nil   stop nginx when this Lua process exits (default true)
 ---@field timeout number|nil  seconds to wait for nginx to answer (default 5)
+---@field cpath string|nil    prepended to lua_package_cpath, e.g. "/abs/build/luajit/?.so"
+---@field http string|nil     extra directives for the http block (e.g. lua_ssl_trusted_certificate)
+---@field server string|nil   extra directives for the server block, e.g. your own `location`s
+---                           beside the fake API: an app under test served by the same nginx
 
 --- Start a fake Featurebase server. Raises with the tail of nginx's error log if it does not come up.
 ---@param opts featurebase.testing.Options|nil
@@ -211,6 +217,7 @@ function M.start(opts)
     shm = opts.shm or "64m",
     root = capture("id -u") == "0",
     watch_pid = opts.watch ~= false and own_pid() or nil,
+    cpath = opts.cpath, http = opts.http, server = opts.server,
   }
   assert(type(o.api_key) == "string" and o.api_key ~= "",
     "featurebase.testing.start: api_key must be a non-empty string")
@@ -304,5 +311,6 @@ function Server:stop()
 end
 
 Server.__close = Server.stop  -- Lua 5.4: local srv <close> = testing.start{}
+M.Server = Server  -- lets a spec stop an nginx it started itself from a conf (Server:stop needs only .dir)
 
 return M

@@ -1,0 +1,377 @@
+--- featurebase.openresty: the Featurebase client for OpenResty / nginx + lua-nginx-module, never blocking
+-- the nginx worker.
+--
+-- Validation, body building and response decoding are the C core's (the same `featurebase.core` as
+-- the blocking client), and so is the request pipeline (`featurebase._run`: decoding, retries). Only
+-- the transport differs: a small HTTP/1.1 client on nginx cosockets (`ngx.socket.tcp`), with
+-- keep-alive through nginx's connection pool and TLS verified by `sslhandshake`. While it waits
+-- for Featurebase, the worker goes on serving every other request.
+--
+--   local fb = require("featurebase.openresty")
+--   local client = assert(fb.new{ api_key = os.getenv("FEATUREBASE_API_KEY") })
+--   local conv, err, res = client:create_conversation{ from = {...}, bodyMarkdown = "..." }
+--
+-- Works in every phase that allows cosockets: rewrite, access, content, ngx.timer callbacks and
+-- ngx.thread. In init_by_lua, init_worker_by_lua, set_by_lua, header/body filters and log_by_lua,
+-- cosockets do not exist: run the call in `ngx.timer.at(0, fn)`, or (scripts, init_by_lua) use
+-- `client:blocking()`, the libcurl client, which blocks the whole worker while it waits.
+--
+-- nginx.conf needs `lua_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;` for https
+-- (certificates are always verified) and a `resolver` for host names; see README "OpenResty".
+--
+-- @module featurebase.openresty
+local featurebase = require("featurebase")
+local core = require("featurebase.core")
+
+local ngx = ngx
+local concat, tonumber, setmetatable, type = table.concat, tonumber, setmetatable, type
+
+local M = {
+  _VERSION = featurebase._VERSION,
+  rules = featurebase.rules,
+  is_error = featurebase.is_error,
+}
+
+-- As in src/fb_rules.h: what the blocking client defaults to.
+local DEFAULT_BASE_URL = "https://do.featurebase.app"
+local DEFAULT_VERSION = "2026-01-01.nova"
+local DEFAULT_TIMEOUT = 30
+local DEFAULT_CONNECT_TIMEOUT = 10
+local MAX_RESPONSE = 16 * 1024 * 1024 -- a Featurebase answer is a few KiB: more is not Featurebase
+local MAX_HEADER_LINES = 200
+
+-- Phases in which lua-nginx-module has no cosockets.
+local NO_COSOCKET = { init = true, init_worker = true, set = true, header_filter = true, body_filter = true,
+  log = true, balancer = true, exit_worker = true }
+
+---@class featurebase.openresty.Options: featurebase.Options
+---@field keepalive_timeout? number seconds an idle connection stays in nginx's pool, default 60
+---@field keepalive_pool? integer idle connections kept per worker for this server, default 32
+local OWN_OPTIONS = {
+  keepalive_timeout = function(v)
+    if type(v) ~= "number" or v ~= v or v <= 0 or v == math.huge then
+      return "must be a number of seconds greater than 0"
+    end
+  end,
+  keepalive_pool = function(v)
+    if type(v) ~= "number" or v < 1 or v > 10000 or v ~= math.floor(v) then
+      return "must be a whole number from 1 to 10000"
+    end
+  end,
+}
+
+---@class featurebase.openresty.Client
+local Client = {}
+Client.__index = Client
+
+-- Connection details per client, kept out of the client table so that dumping a client (or a
+-- table holding one) never shows the API key.
+local private = setmetatable({}, { __mode = "k" })
+
+local function env(name)
+  local v = os.getenv(name) -- in nginx only variables named by an `env` directive are visible
+  if v ~= nil and v ~= "" then return v end
+  return nil
+end
+
+local function option_error(name, msg)
+  return setmetatable({ kind = "invalid_request", field = name, message = name .. " " .. msg }, core.error_mt)
+end
+
+local function transport_error(kind, url, detail, sent)
+  return setmetatable({ kind = kind, message = "request to " .. url .. " failed: " .. detail,
+    request_sent = sent }, core.error_mt)
+end
+
+-- base_url has passed the C core's checks (scheme, host, no credentials, query or fragment).
+local function parse_url(url)
+  local scheme, authority, prefix = url:match("^(https?)://([^/]+)(.*)$")
+  local host, port = authority:match("^(%[.+%]):?(%d*)$")
+  if not host then host, port = authority:match("^([^:]+):?(%d*)$") end
+  local default_port = scheme == "https" and 443 or 80
+  port = tonumber(port) or default_port
+  local connect_host = host:match("^%[(.+)%]$") or host
+  if connect_host == "localhost" then connect_host = "127.0.0.1" end -- no resolver needed
+  return {
+    scheme = scheme,
+    host = connect_host,
+    sni = not host:find("^%[") and not host:find("^[%d.]+$") and host or nil,
+    port = port,
+    host_header = port == default_port and host or (host .. ":" .. port),
+    prefix = prefix:gsub("/+$", ""),
+    origin = scheme .. "://" .. authority,
+  }
+end
+
+--- Creates a client for use inside nginx. Takes the blocking client's options (same defaults from
+-- `FEATUREBASE_API_KEY` / `FEATUREBASE_BASE_URL`: name them in `env` directives) plus
+-- `keepalive_timeout` and `keepalive_pool`.
+---@param opts? featurebase.openresty.Options
+---@return featurebase.openresty.Client|nil client
+---@return featurebase.Error|nil err an invalid_request error naming the bad option
+function M.new(opts)
+  if opts ~= nil and type(opts) ~= "table" then
+    error(("bad argument #1 to 'new' (table expected, got %s)"):format(type(opts)), 2)
+  end
+  local shared, own = {}, { keepalive_timeout = 60, keepalive_pool = 32 }
+  for k, v in pairs(opts or {}) do
+    if OWN_OPTIONS[k] then
+      local why = OWN_OPTIONS[k](v)
+      if why then return nil, option_error(k, why) end
+      own[k] = v
+    else
+      shared[k] = v
+    end
+  end
+  -- The blocking client checks every shared option (one set of rules) and stays available.
+  local blocking, err = featurebase.new(shared)
+  if not blocking then return nil, err end
+
+  local api_key = shared.api_key or env("FEATUREBASE_API_KEY")
+  local base_url = shared.base_url or env("FEATUREBASE_BASE_URL") or DEFAULT_BASE_URL
+  local u = parse_url(base_url)
+  local user_agent = ("featurebase-lua/%s (%s; ngx_lua/%s; cosocket)"):format(featurebase._VERSION,
+    jit and jit.version or _VERSION, ngx and ngx.config and ngx.config.ngx_lua_version or "?")
+  u.head = "HTTP/1.1\r\nHost: " .. u.host_header .. "\r\nAuthorization: Bearer " .. api_key
+    .. "\r\nContent-Type: application/json\r\nAccept: application/json\r\nFeaturebase-Version: "
+    .. (shared.version or DEFAULT_VERSION) .. "\r\nUser-Agent: " .. user_agent .. "\r\nContent-Length: "
+  u.pool = ("featurebase:%s:%s:%d:%s"):format(u.scheme, u.host, u.port, u.sni or "")
+  u.timeout = shared.timeout or DEFAULT_TIMEOUT
+  u.connect_timeout = math.min(shared.connect_timeout or DEFAULT_CONNECT_TIMEOUT, u.timeout)
+  u.keepalive_ms = math.floor(own.keepalive_timeout * 1000)
+  u.keepalive_pool = own.keepalive_pool
+
+  local self = setmetatable({ _blocking = blocking, _opts = blocking._opts }, Client)
+  private[self] = u
+  return self
+end
+
+-- HTTP/1.1 over a cosocket --------------------------------------------------------------------------
+
+-- Sets the socket's timeout to what is left of the request's; false once it is spent.
+local function budget(sock, deadline)
+  ngx.update_time()
+  local left = deadline - ngx.now()
+  if left <= 0 then return false end
+  sock:settimeout(math.max(1, math.floor(left * 1000)))
+  return true
+end
+
+-- Reads a chunked body (RFC 9112 7.1); trailers are read and dropped.
+local function read_chunked(sock, deadline)
+  local parts, total = {}, 0
+  while true do
+    if not budget(sock, deadline) then return nil, "timeout" end
+    local line, err = sock:receive("*l")
+    if not line then return nil, err end
+    local size = tonumber(line:match("^%s*(%x+)"), 16)
+    if not size then return nil, "bad chunk size line" end
+    if size == 0 then
+      repeat
+        if not budget(sock, deadline) then return nil, "timeout" end
+        line, err = sock:receive("*l")
+        if not line then return nil, err end
+      until line == ""
+      return concat(parts)
+    end
+    total = total + size
+    if total > MAX_RESPONSE then return nil, "response body larger than " .. MAX_RESPONSE .. " bytes" end
+    if not budget(sock, deadline) then return nil, "timeout" end
+    local data
+    data, err = sock:receive(size)
+    if not data then return nil, err end
+    parts[#parts + 1] = data
+    if not budget(sock, deadline) then return nil, "timeout" end
+    line, err = sock:receive("*l") -- the CRLF after the chunk
+    if not line then return nil, err end
+  end
+end
+
+-- Reads one response: status, headers (lowercased names, repeats joined by ", " as the C core
+-- does), body. Returns res, keepalive | nil, err, got_bytes.
+local function read_response(sock, deadline)
+  local status, version, got, headers
+  repeat -- skip 1xx interim responses
+    if not budget(sock, deadline) then return nil, "timeout", got end
+    local line, err = sock:receive("*l")
+    if not line then return nil, err, got end
+    got = true
+    version, status = line:match("^HTTP/(%d%.%d) (%d%d%d)")
+    status = tonumber(status)
+    if not status then return nil, "malformed status line", got end
+    headers = {}
+    for _ = 1, MAX_HEADER_LINES + 1 do
+      if not budget(sock, deadline) then return nil, "timeout", got end
+      line, err = sock:receive("*l")
+      if not line then return nil, err, got end
+      if line == "" then break end
+      local name, value = line:match("^([^:%s]+)%s*:%s*(.-)%s*$")
+      if name then
+        name = name:lower()
+        local old = headers[name]
+        headers[name] = old and (old .. ", " .. value) or value
+      end
+    end
+    if line ~= "" then return nil, "too many header lines", got end
+  until status >= 200
+
+  local body, err = "", nil
+  local te, len = headers["transfer-encoding"], headers["content-length"]
+  local conn = (headers["connection"] or ""):lower()
+  local keepalive = version == "1.1" and not conn:find("close", 1, true)
+    or version == "1.0" and conn:find("keep-alive", 1, true) ~= nil
+  if status == 204 or status == 304 then
+    body = "" -- no body by definition
+  elseif te and te:lower():find("chunked", 1, true) then
+    body, err = read_chunked(sock, deadline)
+  elseif len then
+    local n = tonumber(len:match("^%d+$"))
+    if not n then return nil, "bad Content-Length", got end
+    if n > MAX_RESPONSE then return nil, "response body larger than " .. MAX_RESPONSE .. " bytes", got end
+    if n > 0 then
+      if not budget(sock, deadline) then return nil, "timeout", got end
+      body, err = sock:receive(n)
+    end
+  else -- delimited by the server closing the connection
+    keepalive = false
+    if not budget(sock, deadline) then return nil, "timeout", got end
+    local partial
+    body, err, partial = sock:receive("*a")
+    if not body and err == "closed" then body, err = partial, nil end
+  end
+  if not body then return nil, err, got end
+  return { status = status, headers = headers, body = body }, keepalive
+end
+
+-- One attempt on one connection. Returns res | nil, err, sent, retry_fresh.
+local function exchange(u, path, body, deadline)
+  local sock = ngx.socket.tcp()
+  ngx.update_time()
+  local left = deadline - ngx.now()
+  if left <= 0 then return nil, "timeout", false end
+  sock:settimeout(math.max(1, math.floor(math.min(u.connect_timeout, left) * 1000)))
+  local ok, err = sock:connect(u.host, u.port, { pool = u.pool })
+  if not ok then return nil, "connect: " .. tostring(err), false end
+  local reused = (sock:getreusedtimes() or 0) > 0
+  if u.scheme == "https" and not reused then
+    if not budget(sock, deadline) then sock:close() return nil, "timeout", false end
+    ok, err = sock:sslhandshake(nil, u.sni or u.host, true) -- true: verify the certificate and host name
+    if not ok then sock:close() return nil, "TLS handshake: " .. tostring(err), false end
+  end
+  if not budget(sock, deadline) then sock:close() return nil, "timeout", false end
+  -- a table is written with one writev, no concatenation of the body
+  ok, err = sock:send({ "POST ", u.prefix, path, " ", u.head, #body, "\r\n\r\n", body })
+  if not ok then
+    sock:close()
+    -- on a pooled connection the server may have closed it while idle: nothing was processed
+    return nil, "send: " .. tostring(err), true, reused and err ~= "timeout"
+  end
+  local res, keepalive_or_err, got = read_response(sock, deadline)
+  if not res then
+    sock:close()
+    return nil, keepalive_or_err, true, reused and not got and keepalive_or_err ~= "timeout"
+  end
+  if keepalive_or_err then sock:setkeepalive(u.keepalive_ms, u.keepalive_pool) else sock:close() end
+  return res
+end
+
+-- The transport for featurebase._run. A connection taken from the pool can have been closed by the
+-- server in the meantime; as libcurl does, that one case is retried at once on a fresh connection.
+local function perform(self, path, body, timeout)
+  local u = private[self]
+  ngx.update_time()
+  local deadline = ngx.now() + (timeout or u.timeout)
+  local res, err, sent, fresh = exchange(u, path, body, deadline)
+  if not res and fresh then res, err, sent = exchange(u, path, body, deadline) end
+  if res then return res end
+  local kind = (err == "timeout" or tostring(err):find("timeout$")) and "timeout" or "network"
+  return nil, transport_error(kind, u.origin .. u.prefix .. path, tostring(err), sent)
+end
+
+local function now()
+  ngx.update_time()
+  return ngx.now()
+end
+
+local COSOCKET_IO = { perform = perform, sleep = function(s) ngx.sleep(s) end, now = now }
+
+local function check_client(self, method)
+  if getmetatable(self) ~= Client then
+    error(("bad argument #1 to '%s' (featurebase.openresty.Client expected, got %s: call it as client:%s(...))")
+      :format(method, type(self), method), 3)
+  end
+  if not self._blocking then error("featurebase: the client is closed", 3) end
+  local phase = ngx and ngx.get_phase and ngx.get_phase()
+  if not phase then error("featurebase.openresty: not running inside nginx (use require('featurebase'))", 3) end
+  if NO_COSOCKET[phase] then
+    error(("featurebase.openresty: nginx has no cosockets in the %s phase: run the call in "
+      .. "ngx.timer.at(0, fn), or use client:blocking() where stalling the worker is acceptable"):format(phase), 3)
+  end
+end
+
+local function check_params(params, method, n)
+  if type(params) ~= "table" then
+    error(("bad argument #%d to '%s' (table expected, got %s)"):format(n, method, type(params)), 3)
+  end
+end
+
+--- Opens a conversation: `POST /v2/conversations`. Same arguments and results as the blocking
+-- `featurebase.Client:create_conversation`; yields to nginx while waiting.
+---@param params featurebase.CreateParams
+---@param opts? featurebase.CallOptions per-call overrides
+---@return table|nil conversation
+---@return featurebase.Error|nil err
+---@return featurebase.Response|nil response
+function Client:create_conversation(params, opts)
+  check_client(self, "create_conversation")
+  check_params(params, "create_conversation", 1)
+  local o, oerr = featurebase._call_options(self, opts, "create_conversation", 2)
+  if not o then return nil, oerr, nil end
+  local path, body = core.encode_create(params)
+  if not path then return nil, body, nil end
+  return featurebase._run(self, path, body, o, COSOCKET_IO)
+end
+
+--- Replies to a conversation, or leaves an internal note: `POST /v2/conversations/{id}/reply`.
+-- Same arguments and results as the blocking `featurebase.Client:reply`; yields to nginx while waiting.
+---@param conversation_id string
+---@param params featurebase.ReplyParams
+---@param opts? featurebase.CallOptions per-call overrides
+---@return table|nil part
+---@return featurebase.Error|nil err
+---@return featurebase.Response|nil response
+function Client:reply(conversation_id, params, opts)
+  check_client(self, "reply")
+  check_params(params, "reply", 2)
+  local o, oerr = featurebase._call_options(self, opts, "reply", 3)
+  if not o then return nil, oerr, nil end
+  local path, body = core.encode_reply(conversation_id, params)
+  if not path then return nil, body, nil end
+  return featurebase._run(self, path, body, o, COSOCKET_IO)
+end
+
+--- The blocking libcurl client with the same options, for init_by_lua and scripts. Inside a request
+-- handler or timer it stalls the whole worker for as long as Featurebase takes: do not use it there.
+---@return featurebase.Client
+function Client:blocking()
+  if getmetatable(self) ~= Client then check_client(self, "blocking") end
+  if not self._blocking then error("featurebase: the client is closed", 2) end
+  return self._blocking
+end
+
+--- Releases the blocking client's curl handle; pooled connections stay in nginx's pool. Safe to call twice.
+function Client:close()
+  if getmetatable(self) ~= Client then check_client(self, "close") end
+  if self._blocking then self._blocking:close() end
+  self._blocking = nil
+  private[self] = nil
+end
+
+function Client:__tostring()
+  local u = private[self]
+  return u and ("featurebase.openresty.Client (%s%s)"):format(u.origin, u.prefix)
+    or "featurebase.openresty.Client (closed)"
+end
+
+M.Client = Client
+return M

@@ -1,0 +1,384 @@
+-- featurebase.openresty inside a real nginx (Debian's lua-nginx-module, ONE worker): the worker keeps
+-- serving other requests while a call waits on the slow fake server, and create, reply, validation,
+-- HTTP, network, timeout and TLS errors come back as they do from the blocking client.
+local cjson = require("cjson")
+local socket = require("socket")
+local testing = require("featurebase.testing")
+local H = require("spec.helpers")
+
+local ROOT = io.popen("pwd"):read("*l")
+
+-- nginx runs LuaJIT: make sure that build exists even under `make test LUAS=lua5.4`.
+local function build_luajit()
+  local ok = os.execute("make -s --no-print-directory build/luajit/featurebase/core.so >/dev/null")
+  assert(ok == true or ok == 0, "could not build build/luajit/featurebase/core.so")
+end
+
+local function sh(cmd)
+  local ok = os.execute(cmd)
+  assert(ok == true or ok == 0, "failed: " .. cmd)
+end
+
+local function free_port()
+  local s = assert(socket.bind("127.0.0.1", 0))
+  local _, port = s:getsockname()
+  s:close()
+  return tonumber(port)
+end
+
+-- Sends one HTTP/1.0 request (the server closes after answering); returns the open socket.
+local function send(port, method, path, body)
+  local c = socket.tcp()
+  c:settimeout(10)
+  assert(c:connect("127.0.0.1", port))
+  body = body or ""
+  assert(c:send(method .. " " .. path .. " HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: " .. #body
+    .. "\r\n\r\n" .. body))
+  return c
+end
+
+local function receive(c)
+  local resp, err, partial = c:receive("*a")
+  c:close()
+  resp = resp or partial
+  assert(resp and resp ~= "", "no answer: " .. tostring(err))
+  return tonumber(resp:match("^HTTP/%d%.%d (%d+)")), resp:match("\r\n\r\n(.*)$")
+end
+
+local function request(port, method, path, body)
+  return receive(send(port, method, path, body))
+end
+
+-- The app under test: /call runs one client call described by the JSON body and answers with its
+-- results; /fast is the "other request" a stalled worker could not answer.
+local APP = [[
+    location = /fast { content_by_lua_block { ngx.print("fast") } }
+    location = /call { content_by_lua_block {
+      local cjson = require("cjson")
+      local fb = require("featurebase.openresty")
+      ngx.req.read_body()
+      local q = cjson.decode(ngx.req.get_body_data())
+      local client = assert(fb.new(q.options))
+      local c = q.blocking and client:blocking() or client
+      local v, err, res
+      if q.op == "create" then v, err, res = c:create_conversation(q.params, q.call)
+      else v, err, res = c:reply(q.id, q.params, q.call) end
+      local text = err and tostring(err) or false
+      if err then err = { kind = err.kind, field = err.field, status = err.status, code = err.code,
+        message = err.message, request_sent = err.request_sent, attempts = err.attempts } end
+      ngx.print(cjson.encode({ value = v or false, err = err or false, res = res or false,
+        text = text, client = tostring(client) }))
+    } }
+    # a Featurebase answering in chunks (no Content-Length): base_url .../chunked
+    location = /chunked/v2/conversations { content_by_lua_block {
+      ngx.status = 201
+      ngx.header["Content-Type"] = "application/json"
+      ngx.print('{"object":"conversation",')
+      ngx.flush(true)
+      ngx.print('"id":"77","state":"open"}')
+    } }
+    # cosockets do not exist in set_by_lua: the call must refuse clearly
+    location = /phase {
+      set_by_lua_block $msg {
+        local fb = require("featurebase.openresty")
+        local client = fb.new({ api_key = "sk_test_x", base_url = "http://127.0.0.1:1" })
+        local ok, e = pcall(client.create_conversation, client, { bodyMarkdown = "x" })
+        return tostring(ok) .. " " .. tostring(e)
+      }
+      return 200 $msg;
+    }
+]]
+
+describe("featurebase.openresty in nginx", function()
+  local srv, app, dir, tls_port, untrusted_port
+
+  -- Runs one client call inside the app's worker; returns the decoded result and the seconds it took.
+  local function call(q)
+    q.options = q.options or {}
+    q.options.api_key = q.options.api_key or H.KEY
+    q.options.base_url = q.options.base_url or srv.url
+    local t0 = socket.gettime()
+    local status, body = request(app.port, "POST", "/call", cjson.encode(q))
+    assert.are.equal(200, status, body)
+    return cjson.decode(body), socket.gettime() - t0
+  end
+
+  setup(function()
+    build_luajit()
+    srv = H.server()
+    dir = io.popen("mktemp -d"):read("*l")
+    -- a certificate for "localhost" that the app trusts, and one it does not
+    for _, name in ipairs({ "trusted", "untrusted" }) do
+      sh(("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=localhost "
+        .. "-addext subjectAltName=DNS:localhost -keyout %s/%s.key -out %s/%s.crt 2>/dev/null")
+        :format(dir, name, dir, name))
+    end
+    tls_port, untrusted_port = free_port(), free_port()
+    local function tls_server(port, name)
+      return ("server { listen 127.0.0.1:%d ssl; ssl_certificate %s/%s.crt; ssl_certificate_key %s/%s.key;\n"
+        .. "  location / { content_by_lua_block { require('featurebase.testing.server').handle() } } }\n")
+        :format(port, dir, name, dir, name)
+    end
+    app = testing.start({
+      api_key = H.KEY, workers = 1, cpath = ROOT .. "/build/luajit/?.so",
+      http = "lua_ssl_trusted_certificate " .. dir .. "/trusted.crt;\n" .. tls_server(tls_port, "trusted")
+        .. tls_server(untrusted_port, "untrusted"),
+      server = APP,
+    })
+  end)
+
+  teardown(function()
+    if app then app:stop() end
+    if srv then srv:stop() end
+    if dir then os.execute("rm -rf '" .. dir .. "'") end
+  end)
+
+  before_each(function() srv:reset() end)
+
+  -- Starts a call that waits 1 s on the slow server, then times 20 /fast requests to the same worker.
+  local function while_one_waits(blocking)
+    local slow = send(app.port, "POST", "/call", cjson.encode({ op = "create", params = H.contact_create(),
+      blocking = blocking, options = { api_key = H.KEY, base_url = srv.url .. "/__fb/mode/delay=1000" } }))
+    local t0 = socket.gettime()
+    -- wait until the slow call has reached the fake server: from then on the worker is waiting on it
+    while #srv:requests() == 0 do
+      assert(socket.gettime() - t0 < 5, "the slow call never reached the fake server")
+      socket.sleep(0.005)
+    end
+    local t1 = socket.gettime()
+    for _ = 1, 20 do
+      local status, body = request(app.port, "GET", "/fast")
+      assert.are.equal(200, status)
+      assert.are.equal("fast", body)
+    end
+    local fast = socket.gettime() - t1
+    local answered = socket.select({ slow }, nil, 0)
+    local status, body = receive(slow)
+    return fast, #answered == 0, status, cjson.decode(body)
+  end
+
+  it("answers 20 other requests in under 200 ms while a call waits 1 s", function()
+    local fast, still_waiting, status, out = while_one_waits(false)
+    assert.is_true(still_waiting, "the slow call had already finished: nothing was measured")
+    assert.is_true(fast < 0.2, ("20 requests took %.0f ms"):format(fast * 1000))
+    assert.are.equal(200, status)
+    assert.are.equal(false, out.err)
+    assert.are.equal("conversation", out.value.object)
+  end)
+
+  it("(the same test with the blocking client stalls the worker: the measurement can fail)", function()
+    local fast, _, status, out = while_one_waits(true)
+    assert.is_true(fast > 0.5, ("20 requests took only %.0f ms"):format(fast * 1000))
+    assert.are.equal(200, status)
+    assert.are.equal("conversation", out.value.object)
+  end)
+
+  it("creates a conversation and replies to it, on one kept-alive connection", function()
+    local out = call({ op = "create", params = H.contact_create() })
+    assert.are.equal(false, out.err)
+    local conv = out.value
+    assert.are.equal("conversation", conv.object)
+    assert.are.equal(H.CONTACT, conv.source.author.id)
+    assert.is_nil(conv.adminAssigneeId)
+    assert.are.equal(201, out.res.status)
+    assert.are.equal(1, out.res.attempts)
+    assert.is_string(out.res.request_id)
+    assert.are.equal(2000, out.res.rate_limit.limit)
+
+    out = call({ op = "reply", id = conv.id, params = H.admin_reply() })
+    assert.are.equal(false, out.err)
+    assert.are.equal("conversation_part", out.value.object)
+    assert.are.equal("Happy to help.", out.value.bodyMarkdown)
+    assert.are.equal(2, #srv:conversation(conv.id).conversationParts)
+
+    local reqs = srv:requests()
+    assert.are.equal(2, #reqs)
+    assert.are.equal("/v2/conversations", reqs[1].path)
+    assert.are.equal("/v2/conversations/" .. conv.id .. "/reply", reqs[2].path)
+    local h = reqs[1].headers
+    assert.are.equal("Bearer " .. H.KEY, h.authorization)
+    assert.are.equal("application/json", h["content-type"])
+    assert.are.equal("2026-01-01.nova", h["featurebase-version"])
+    assert.matches("cosocket", h["user-agent"])
+    assert.are.same(H.contact_create(), reqs[1].json)
+    assert.are.equal(reqs[1].connection, reqs[2].connection) -- nginx's pool kept the connection
+    assert.is_nil(out.client:find(H.KEY, 1, true))
+  end)
+
+  it("keeps the base_url path prefix", function()
+    local out = call({ op = "create", params = H.admin_email(),
+      options = { base_url = srv.url .. "/__fb/mode/delay=1/" } })
+    assert.are.equal(false, out.err)
+    assert.are.equal("admin", out.value.source.author.type)
+  end)
+
+  it("refuses an invalid request before sending anything", function()
+    local params = H.contact_create()
+    params.from.id = "not-an-id"
+    local out = call({ op = "create", params = params })
+    assert.are.equal("invalid_request", out.err.kind)
+    assert.are.equal("from.id", out.err.field)
+    assert.are.equal(false, out.res)
+    out = call({ op = "reply", id = "a/b", params = H.admin_reply() })
+    assert.are.equal("invalid_request", out.err.kind)
+    assert.are.equal(0, #srv:requests())
+  end)
+
+  it("returns an HTTP error with its status and code", function()
+    local out = call({ op = "create", params = H.contact_create(),
+      options = { base_url = srv.url .. "/__fb/mode/status=500" } })
+    assert.are.equal("http", out.err.kind)
+    assert.are.equal(500, out.err.status)
+    assert.are.equal("internal_error", out.err.code)
+    assert.are.equal(1, out.err.attempts) -- a 500 may have been acted on: not retried by default
+    assert.are.equal(500, out.res.status)
+    assert.matches("500", out.text)
+  end)
+
+  it("retries a 429 after Retry-After, sleeping with ngx.sleep", function()
+    srv:script({ "429,retry-after=0.3" })
+    local out, took = call({ op = "create", params = H.contact_create() })
+    assert.are.equal(false, out.err)
+    assert.are.equal(2, out.res.attempts)
+    assert.is_true(took >= 0.3)
+    assert.are.equal(2, #srv:requests())
+  end)
+
+  it("reads a chunked response", function()
+    local out = call({ op = "create", params = H.contact_create(), options = { base_url = app.url .. "/chunked" } })
+    assert.are.equal(false, out.err)
+    assert.are.same({ object = "conversation", id = "77", state = "open" }, out.value)
+  end)
+
+  it("reports a refused connection as network, not sent, and a slow server as timeout", function()
+    local out = call({ op = "create", params = H.contact_create(),
+      options = { base_url = "http://127.0.0.1:" .. free_port(), max_retries = 0 } })
+    assert.are.equal("network", out.err.kind)
+    assert.are.equal(false, out.err.request_sent)
+
+    out = call({ op = "create", params = H.contact_create(), call = { timeout = 0.3 },
+      options = { base_url = srv.url .. "/__fb/mode/delay=2000" } })
+    assert.are.equal("timeout", out.err.kind)
+    assert.are.equal(true, out.err.request_sent)
+    assert.are.equal(1, out.err.attempts)
+  end)
+
+  it("verifies TLS certificates and host names", function()
+    local out = call({ op = "create", params = H.contact_create(),
+      options = { base_url = "https://localhost:" .. tls_port } })
+    assert.are.equal(false, out.err)
+    assert.are.equal("conversation", out.value.object)
+
+    for _, url in ipairs({ "https://127.0.0.1:" .. tls_port, "https://localhost:" .. untrusted_port }) do
+      out = call({ op = "create", params = H.contact_create(), options = { base_url = url, max_retries = 0 } })
+      assert.are.equal("network", out.err.kind, url)
+      assert.are.equal(false, out.err.request_sent)
+      assert.matches("TLS", out.err.message)
+    end
+  end)
+
+  it("refuses to run where nginx has no cosockets, saying what to do instead", function()
+    local status, body = request(app.port, "GET", "/phase")
+    assert.are.equal(200, status)
+    assert.matches("^false .*no cosockets in the set phase.*ngx%.timer%.at", body)
+  end)
+
+end)
+
+describe("featurebase.openresty outside nginx", function()
+  local fb = require("featurebase.openresty")
+
+  it("checks options like the blocking client, plus its own", function()
+    for field, opts in pairs({ keepalive_pool = { keepalive_pool = 0 },
+      keepalive_timeout = { keepalive_timeout = "60" }, base_url = { base_url = "ftp://x" },
+      colour = { colour = "red" } }) do
+      opts.api_key = H.KEY
+      local client, err = fb.new(opts)
+      assert.is_nil(client)
+      assert.are.equal(field, err.field)
+    end
+  end)
+
+  it("never shows the key, and says where it belongs when called outside nginx", function()
+    local client = assert(fb.new({ api_key = H.KEY, base_url = "http://127.0.0.1:9/prefix" }))
+    assert.are.equal("featurebase.openresty.Client (http://127.0.0.1:9/prefix)", tostring(client))
+    for k, v in pairs(client) do
+      assert.is_nil(tostring(k):find(H.KEY, 1, true))
+      assert.is_nil(tostring(v):find(H.KEY, 1, true))
+    end
+    assert.has_error(function() client:create_conversation(H.contact_create()) end,
+      "featurebase.openresty: not running inside nginx (use require('featurebase'))")
+    assert.are.equal("featurebase.Client", getmetatable(client:blocking()) and "featurebase.Client")
+    client:close()
+    client:close()
+    assert.are.equal("featurebase.openresty.Client (closed)", tostring(client))
+  end)
+end)
+
+describe("examples/openresty (nginx.conf + contact_form.lua, as shipped)", function()
+  local srv, dir, port
+
+  setup(function()
+    build_luajit()
+    srv = H.server()
+    dir = io.popen("mktemp -d"):read("*l")
+    port = free_port()
+    -- the shipped conf with only its port and its logs/ folder moved into the temp dir
+    local f = assert(io.open(ROOT .. "/examples/openresty/nginx.conf"))
+    local conf, n_listen = f:read("*a"):gsub("listen 127%.0%.0%.1:8080;", "listen 127.0.0.1:" .. port .. ";")
+    f:close()
+    local n_logs
+    conf, n_logs = conf:gsub("([ \"])logs/", "%1" .. dir .. "/")
+    assert(n_listen == 1 and n_logs >= 2, "examples/openresty/nginx.conf changed shape: update this spec")
+    f = assert(io.open(dir .. "/nginx.conf", "w"))
+    f:write(conf)
+    f:close()
+    local as_root = io.popen("id -u"):read("*l") == "0" and "-g 'user root;'" or ""
+    sh(("env FEATUREBASE_API_KEY=%s FEATUREBASE_BASE_URL=%s nginx -p %s/examples/openresty/ -c %s/nginx.conf "
+      .. "-e %s/error.log %s"):format(H.KEY, srv.url, ROOT, dir, dir, as_root))
+    local t0 = socket.gettime()
+    while not pcall(request, port, "GET", "/") do
+      assert(socket.gettime() - t0 < 5, "the example's nginx did not start")
+      socket.sleep(0.02)
+    end
+  end)
+
+  teardown(function()
+    if dir then setmetatable({ dir = dir }, testing.Server):stop() end -- QUITs nginx, removes dir
+    if srv then srv:stop() end
+  end)
+
+  local function post(form)
+    local status, body = request(port, "POST", "/contact", form)
+    return status, cjson.decode(body)
+  end
+
+  it("serves the form and opens a conversation from a POST", function()
+    local status, html = request(port, "GET", "/")
+    assert.are.equal(200, status)
+    assert.matches('<form method="post" action="/contact">', html, 1, true)
+
+    local out
+    status, out = post("contact_id=" .. H.CONTACT .. "&message=Hello%2C%20is%20anyone%20there%3F")
+    assert.are.equal(201, status)
+    local conv = srv:conversation(out.conversation)
+    assert.are.equal("Hello, is anyone there?", conv.source.bodyMarkdown)
+    assert.are.equal(H.CONTACT, conv.source.author.id)
+    assert.are.equal("Bearer " .. H.KEY, srv:requests()[1].headers.authorization)
+  end)
+
+  it("answers 422 naming the field when the form is wrong, sending nothing", function()
+    srv:reset()
+    local status, out = post("contact_id=nope&message=hi")
+    assert.are.equal(422, status)
+    assert.are.equal("from.id", out.field)
+    status, out = post("contact_id=" .. H.CONTACT)
+    assert.are.equal(422, status)
+    assert.are.equal("bodyMarkdown", out.field)
+    assert.are.equal(0, #srv:requests())
+  end)
+
+  it("answers 405 to a GET", function()
+    assert.are.equal(405, (request(port, "GET", "/contact")))
+  end)
+end)
