@@ -70,7 +70,7 @@ local M = {
 ---@field channel? "desktop"|"email"
 ---@field subject? string at most 500 characters; required for an admin on the email channel
 ---@field recipients? {to: featurebase.Recipients, cc?: featurebase.Recipients, bcc?: featurebase.Recipients}
----@field createdAt? string RFC 3339 timestamp, for migrations
+---@field createdAt? string|number RFC 3339 timestamp or a Lua time (os.time()), for migrations
 
 ---@class featurebase.ReplyParams
 ---@field type "contact"|"admin"
@@ -213,6 +213,36 @@ local function run(self, path, body, o, io)
   end
 end
 
+--- A Lua time (seconds since 1970 in UTC, as `os.time()` gives; a fraction keeps milliseconds) as
+-- the UTC ISO 8601 timestamp the API takes, e.g. `2025-01-15T10:30:00.000Z`.
+---@param t number from 0 (1970) up to, not including, year 10000
+---@return string|nil iso nil when t is not such a number
+function M.iso8601(t)
+  if type(t) ~= "number" or not (t >= 0 and t < 253402300800) then return nil end
+  local sec = math.floor(t)
+  local ms = math.floor((t - sec) * 1000 + 0.5)
+  if ms >= 1000 then sec, ms = sec + 1, 0 end
+  return os.date("!%Y-%m-%dT%H:%M:%S", sec) .. (".%03dZ"):format(ms)
+end
+
+-- createdAt may also be a Lua time: the C validator takes strings, so convert on a copy first.
+-- Raw access, like the validator: a metatable never supplies or hides a field.
+local function encode_create(params)
+  local t = rawget(params, "createdAt")
+  if type(t) == "number" then
+    local iso = M.iso8601(t)
+    if not iso then
+      return nil, option_error("createdAt", "must be an ISO 8601 string or a Lua time (os.time()) from 1970 "
+        .. "to 9999")
+    end
+    local copy = {}
+    for k, v in next, params do copy[k] = v end
+    copy.createdAt = iso
+    params = copy
+  end
+  return core.encode_create(params)
+end
+
 --- Creates a client. The API key is kept only inside the C object: it never shows in
 -- `tostring(client)`, in errors or in logs.
 ---@param opts? featurebase.Options
@@ -251,7 +281,7 @@ function Client:create_conversation(params, opts)
   check_params(params, "create_conversation", 1)
   local o, oerr = call_options(self, opts, "create_conversation", 2)
   if not o then return nil, oerr, nil end
-  local path, body = core.encode_create(params)
+  local path, body = encode_create(params)
   if not path then return nil, body, nil end
   return run(self, path, body, o, BLOCKING)
 end
@@ -299,4 +329,7 @@ M.Client = Client
 -- For featurebase.* transports only (not public API): the shared pipeline and option merging.
 M._run = run
 M._call_options = call_options
+M._encode_create = encode_create -- createdAt as a Lua time, then core.encode_create
+require("featurebase.helpers").install(M)
+require("featurebase.import").install(M)
 return M

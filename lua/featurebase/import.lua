@@ -1,0 +1,1 @@
+local M = {} function M.install() end return M
