@@ -272,7 +272,7 @@ describe("client:import", function()
     client:import(data(2, 1), { journal = false, progress = "bar", output = out })
     out:close()
     text = read(log)
-    assert.matches("\r%[" .. ("#"):rep(24) .. "%] 2/2 conversations  4/4 steps .*\n$", text)
+    assert.matches("\r%[" .. ("#"):rep(24) .. "%] 2/2 conversations  4/4 steps .*\27%[K\n$", text)
     os.remove(log)
     local events = {}
     client:import(data(2, 1), { journal = false, progress = function(st, ev)

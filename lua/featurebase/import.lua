@@ -165,7 +165,8 @@ function M.bar(out)
     last = t
     local width = 24
     local done = st.messages > 0 and math.floor(width * st.processed / st.messages) or width
-    out:write(("\r[%s%s] %s "):format(("#"):rep(done), ("."):rep(width - done), counts(st)))
+    -- ESC[K clears what a longer previous line left on the right
+    out:write(("\r[%s%s] %s\27[K"):format(("#"):rep(done), ("."):rep(width - done), counts(st)))
     if event == "finish" then out:write("\n") end
     out:flush()
   end
