@@ -136,6 +136,7 @@ end
 -- Strips what may come before an SVG's root element: BOM, XML declaration, comments, doctype.
 local function svg_root(s)
   s = s:sub(1, 4096):gsub("^\239\187\191", "")
+  if not s:find("^%s*<") then return false end
   local prev
   repeat
     prev = s
@@ -154,7 +155,7 @@ function M.sniff_image(bytes)
   local gif = bytes:sub(1, 6)
   if gif == "GIF87a" or gif == "GIF89a" then return "image/gif" end
   if bytes:sub(1, 4) == "RIFF" and bytes:sub(9, 12) == "WEBP" then return "image/webp" end
-  if bytes:find("^[\239%s]*<") and svg_root(bytes) then return "image/svg+xml" end
+  if svg_root(bytes) then return "image/svg+xml" end
   return nil
 end
 
