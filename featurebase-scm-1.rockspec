@@ -37,6 +37,8 @@ build = {
       libdirs = { "$(CURL_LIBDIR)" },
     },
     featurebase = "lua/featurebase.lua",
+    ["featurebase.helpers"] = "lua/featurebase/helpers.lua",
+    ["featurebase.import"] = "lua/featurebase/import.lua",
     ["featurebase.testing"] = "lua/featurebase/testing.lua",
     ["featurebase.testing.server"] = "lua/featurebase/testing/server.lua",
   },
