@@ -84,11 +84,10 @@ for line in new:gmatch("([^\n]*)\n") do
   local msg = cjson.decode(line)
   local part = type(msg) == "table" and msg.part
   local conv = type(msg) == "table" and msg.conversationId
-  if line:find("^%s*$") then
-    -- blank line: nothing to do
-  elseif type(part) ~= "table" or type(conv) ~= "string" then
+  if (type(part) ~= "table" or type(conv) ~= "string") and not line:find("^%s*$") then
     io.stderr:write(("triage_bot: skipping a malformed line at byte %d\n"):format(offset))
-  elseif featurebase.is_message(part) and not featurebase.is_note(part) and featurebase.is_from_contact(part) then
+  elseif part and featurebase.is_message(part) and not featurebase.is_note(part)
+    and featurebase.is_from_contact(part) then
     local text = type(part.bodyMarkdown) == "string" and part.bodyMarkdown or ""
     local answer, matched = answer_for(text)
     local ok, e

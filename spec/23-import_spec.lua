@@ -190,7 +190,8 @@ describe("client:import", function()
     f:write('[{"from":{}}]')
     f:close()
     assert.has_error(function() client:import(data(1, 0), { journal = j }) end,
-      "featurebase.import: " .. j .. ' is not an import journal (it does not start with {"featurebase_import_journal":1})')
+      "featurebase.import: " .. j
+        .. ' is not an import journal (it does not start with {"featurebase_import_journal":1})')
     assert.are.equal('[{"from":{}}]', read(j))
     os.remove(j)
   end)
@@ -254,7 +255,8 @@ describe("client:import", function()
     assert.are.same({ "old-1", "old-2", "old-3", "old-1", "old-2", "old-3" }, order)
     for c = 1, 3 do
       local parts = featurebase.parts(srv:conversation(s.ids["old-" .. c]))
-      assert.are.same({ ("c%d m1"):format(c), ("c%d m2"):format(c) }, { parts[2].bodyMarkdown, parts[3].bodyMarkdown })
+      assert.are.same({ ("c%d m1"):format(c), ("c%d m2"):format(c) },
+        { parts[2].bodyMarkdown, parts[3].bodyMarkdown })
     end
     assert.are.equal(0, client:import(data(3, 2, true), { journal = j }).sent)
     os.remove(j)
