@@ -330,6 +330,36 @@ M.Client = Client
 M._run = run
 M._call_options = call_options
 M._encode_create = encode_create -- createdAt as a Lua time, then core.encode_create
-require("featurebase.helpers").install(M)
-require("featurebase.import").install(M)
+
+-- Helpers (featurebase.helpers): client:start_conversation, reply_as_contact, reply_as_admin, add_note,
+-- message_contacts and send_email; images as data URIs; readers of results; the API's enumerations.
+-- Assigned one by one so that editors (LuaLS) see each with its annotations.
+local helpers = require("featurebase.helpers")
+helpers.install(Client)
+M.image = helpers.image
+M.sniff_image = helpers.sniff_image
+M.parts = helpers.parts
+M.is_note = helpers.is_note
+M.is_message = helpers.is_message
+M.author = helpers.author
+M.is_from_contact = helpers.is_from_contact
+M.PART_TYPES = helpers.constants.PART_TYPES
+M.MESSAGE_PART_TYPES = helpers.constants.MESSAGE_PART_TYPES
+M.STATES = helpers.constants.STATES
+M.CHANNELS = helpers.constants.CHANNELS
+M.PART_CHANNELS = helpers.constants.PART_CHANNELS
+M.PARTICIPANT_TYPES = helpers.constants.PARTICIPANT_TYPES
+M.AUTHOR_TYPES = helpers.constants.AUTHOR_TYPES
+M.MESSAGE_TYPES = helpers.constants.MESSAGE_TYPES
+M.USER_TYPES = helpers.constants.USER_TYPES
+M.DELIVERED_AS = helpers.constants.DELIVERED_AS
+M.BOT_STATES = helpers.constants.BOT_STATES
+M.TAG_ACTOR_TYPES = helpers.constants.TAG_ACTOR_TYPES
+M.TAG_ACTIONS = helpers.constants.TAG_ACTIONS
+M.WORKFLOW_EVENT_TYPES = helpers.constants.WORKFLOW_EVENT_TYPES
+M.CSAT_STATUSES = helpers.constants.CSAT_STATUSES
+M.CSAT_EMAIL_STATUSES = helpers.constants.CSAT_EMAIL_STATUSES
+M.RATED_AGENT_TYPES = helpers.constants.RATED_AGENT_TYPES
+-- The migration import (featurebase.import): client:import
+require("featurebase.import").install(Client)
 return M

@@ -442,15 +442,11 @@ function H:send_email(args, opts)
   return self:create_conversation(params, opts)
 end
 
---- Installs the helpers: client methods, `featurebase.image`, the readers and the constants.
----@param fb table the featurebase module
-function M.install(fb)
-  Client = fb.Client
+--- Installs the client helpers as methods of featurebase.Client.
+---@param client_class table featurebase.Client
+function M.install(client_class)
+  Client = client_class
   for name, f in pairs(H) do Client[name] = f end
-  for name, v in pairs(M.constants) do fb[name] = v end
-  for _, name in ipairs({ "parts", "is_note", "is_message", "author", "is_from_contact", "image", "sniff_image" }) do
-    fb[name] = M[name]
-  end
 end
 
 return M

@@ -414,10 +414,15 @@ function M.import(client, conversations, opts)
   return st
 end
 
+-- luacheck: push ignore 631 (a LuaLS function type fits on one line only)
+---@class featurebase.Client
+---@field import fun(self: featurebase.Client, conversations: featurebase.ImportConversation[], opts: featurebase.ImportOptions): featurebase.ImportSummary
+-- luacheck: pop
+
 --- Installs `client:import` (the same function as featurebase.import.import).
----@param fb table the featurebase module
-function M.install(fb)
-  Client = fb.Client
+---@param client_class table featurebase.Client
+function M.install(client_class)
+  Client = client_class
   Client.import = M.import
 end
 
