@@ -15,7 +15,7 @@ local M = {
 }
 
 ---@class featurebase.Error
----@field kind "invalid_request"|"http"|"network"|"timeout"|"decode"
+---@field kind "invalid_request"|"http"|"network"|"timeout"|"decode"|"io"
 ---@field message string one line, never the API key
 ---@field field? string path of the bad field, e.g. "recipients.cc.emails[2]" (invalid_request)
 ---@field status? integer HTTP status (http, decode)
