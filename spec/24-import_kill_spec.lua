@@ -77,7 +77,21 @@ local function import_killed_at(srv, input, k)
   assert.are.equal(k, #srv:requests()) -- killed while request k was held: nothing after it went out
   os.remove(log)
   -- let the server finish the held request, as a real one would have by the time someone restarts
-  sleep(HOLD + 0.3)
+  local conv = held.path:match("^/v2/conversations/([^/]+)/reply$")
+  if conv then
+    local function arrived()
+      for _, part in ipairs((srv:conversation(conv) or {}).conversationParts or {}) do
+        if part.bodyMarkdown == held.json.bodyMarkdown then return true end
+      end
+    end
+    deadline = now() + HOLD + 10
+    while not arrived() do
+      assert(now() < deadline, "the held reply never reached the conversation")
+      sleep(0.05)
+    end
+  else
+    sleep(HOLD + 0.3)
+  end
   return held
 end
 
