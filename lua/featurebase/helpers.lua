@@ -28,6 +28,7 @@ local function from_rules(list) return from_list(list) end
 ---@alias featurebase.Enum table<integer|string, string|boolean> a list of values that is also a set of them
 
 --- The API's documented enumerations.
+---@type table<string, featurebase.Enum>
 M.constants = {
   --- conversation_part.partType: every documented part type (17).
   PART_TYPES = enum("user_msg", "admin_msg", "admin_note", "email_msg", "bot_msg", "quick_reply_opts",
