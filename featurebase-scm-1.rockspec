@@ -29,6 +29,7 @@ build = {
       sources = {
         "src/fb_buf.c", "src/fb_client.c", "src/fb_core.c", "src/fb_decode.c",
         "src/fb_error.c", "src/fb_http.c", "src/fb_validate.c",
+        "src/fb_base64.c", "src/fb_file.c",
       },
       defines = { "FB_VERSION=\"0.1.0\"" },
       libraries = { "curl" },
@@ -36,6 +37,8 @@ build = {
       libdirs = { "$(CURL_LIBDIR)" },
     },
     featurebase = "lua/featurebase.lua",
+    ["featurebase.helpers"] = "lua/featurebase/helpers.lua",
+    ["featurebase.import"] = "lua/featurebase/import.lua",
     ["featurebase.testing"] = "lua/featurebase/testing.lua",
     ["featurebase.testing.server"] = "lua/featurebase/testing/server.lua",
     ["featurebase.openresty"] = "lua/featurebase/openresty.lua",

@@ -15,7 +15,7 @@ local M = {
 }
 
 ---@class featurebase.Error
----@field kind "invalid_request"|"http"|"network"|"timeout"|"decode"
+---@field kind "invalid_request"|"http"|"network"|"timeout"|"decode"|"io"
 ---@field message string one line, never the API key
 ---@field field? string path of the bad field, e.g. "recipients.cc.emails[2]" (invalid_request)
 ---@field status? integer HTTP status (http, decode)
@@ -70,7 +70,7 @@ local M = {
 ---@field channel? "desktop"|"email"
 ---@field subject? string at most 500 characters; required for an admin on the email channel
 ---@field recipients? {to: featurebase.Recipients, cc?: featurebase.Recipients, bcc?: featurebase.Recipients}
----@field createdAt? string RFC 3339 timestamp, for migrations
+---@field createdAt? string|number RFC 3339 timestamp or a Lua time (os.time()), for migrations
 
 ---@class featurebase.ReplyParams
 ---@field type "contact"|"admin"
@@ -215,6 +215,36 @@ local function run(self, path, body, o, io)
   end
 end
 
+--- A Lua time (seconds since 1970 in UTC, as `os.time()` gives; a fraction keeps milliseconds) as
+-- the UTC ISO 8601 timestamp the API takes, e.g. `2025-01-15T10:30:00.000Z`.
+---@param t number from 0 (1970) up to, not including, year 10000
+---@return string|nil iso nil when t is not such a number
+function M.iso8601(t)
+  if type(t) ~= "number" or not (t >= 0 and t < 253402300800) then return nil end
+  local sec = math.floor(t)
+  local ms = math.floor((t - sec) * 1000 + 0.5)
+  if ms >= 1000 then sec, ms = sec + 1, 0 end
+  return os.date("!%Y-%m-%dT%H:%M:%S", sec) .. (".%03dZ"):format(ms)
+end
+
+-- createdAt may also be a Lua time: the C validator takes strings, so convert on a copy first.
+-- Raw access, like the validator: a metatable never supplies or hides a field.
+local function encode_create(params)
+  local t = rawget(params, "createdAt")
+  if type(t) == "number" then
+    local iso = M.iso8601(t)
+    if not iso then
+      return nil, option_error("createdAt", "must be an ISO 8601 string or a Lua time (os.time()) from 1970 "
+        .. "to 9999")
+    end
+    local copy = {}
+    for k, v in next, params do copy[k] = v end
+    copy.createdAt = iso
+    params = copy
+  end
+  return core.encode_create(params)
+end
+
 --- Creates a client. The API key is kept only inside the C object: it never shows in
 -- `tostring(client)`, in errors or in logs.
 ---@param opts? featurebase.Options
@@ -253,7 +283,7 @@ function Client:create_conversation(params, opts)
   check_params(params, "create_conversation", 1)
   local o, oerr = call_options(self, opts, "create_conversation", 2)
   if not o then return nil, oerr, nil end
-  local path, body = core.encode_create(params)
+  local path, body = encode_create(params)
   if not path then return nil, body, nil end
   return run(self, path, body, o, BLOCKING)
 end
@@ -301,4 +331,37 @@ M.Client = Client
 -- For featurebase.* transports only (not public API): the shared pipeline and option merging.
 M._run = run
 M._call_options = call_options
+M._encode_create = encode_create -- createdAt as a Lua time, then core.encode_create
+
+-- Helpers (featurebase.helpers): client:start_conversation, reply_as_contact, reply_as_admin, add_note,
+-- message_contacts and send_email; images as data URIs; readers of results; the API's enumerations.
+-- Assigned one by one so that editors (LuaLS) see each with its annotations.
+local helpers = require("featurebase.helpers")
+helpers.install(Client)
+M.image = helpers.image
+M.sniff_image = helpers.sniff_image
+M.parts = helpers.parts
+M.is_note = helpers.is_note
+M.is_message = helpers.is_message
+M.author = helpers.author
+M.is_from_contact = helpers.is_from_contact
+M.PART_TYPES = helpers.constants.PART_TYPES
+M.MESSAGE_PART_TYPES = helpers.constants.MESSAGE_PART_TYPES
+M.STATES = helpers.constants.STATES
+M.CHANNELS = helpers.constants.CHANNELS
+M.PART_CHANNELS = helpers.constants.PART_CHANNELS
+M.PARTICIPANT_TYPES = helpers.constants.PARTICIPANT_TYPES
+M.AUTHOR_TYPES = helpers.constants.AUTHOR_TYPES
+M.MESSAGE_TYPES = helpers.constants.MESSAGE_TYPES
+M.USER_TYPES = helpers.constants.USER_TYPES
+M.DELIVERED_AS = helpers.constants.DELIVERED_AS
+M.BOT_STATES = helpers.constants.BOT_STATES
+M.TAG_ACTOR_TYPES = helpers.constants.TAG_ACTOR_TYPES
+M.TAG_ACTIONS = helpers.constants.TAG_ACTIONS
+M.WORKFLOW_EVENT_TYPES = helpers.constants.WORKFLOW_EVENT_TYPES
+M.CSAT_STATUSES = helpers.constants.CSAT_STATUSES
+M.CSAT_EMAIL_STATUSES = helpers.constants.CSAT_EMAIL_STATUSES
+M.RATED_AGENT_TYPES = helpers.constants.RATED_AGENT_TYPES
+-- The migration import (featurebase.import): client:import
+require("featurebase.import").install(Client)
 return M

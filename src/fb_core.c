@@ -8,6 +8,8 @@
 #include "fb_decode.h"
 #include "fb_error.h"
 #include "fb_validate.h"
+#include "fb_base64.h"
+#include "fb_file.h"
 
 #ifndef FB_VERSION
 #define FB_VERSION "0.1.0"
@@ -54,6 +56,8 @@ int luaopen_featurebase_core(lua_State *L) {
     fb_client_init(L);
     fb_validate_init(L);
     fb_decode_init(L);
+    fb_base64_init(L);
+    fb_file_init(L);
     lua_pushcfunction(L, fb_core_sleep);
     lua_setfield(L, -2, "sleep");
     lua_pushcfunction(L, fb_core_now);
