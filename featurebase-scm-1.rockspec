@@ -37,6 +37,7 @@ build = {
       libdirs = { "$(CURL_LIBDIR)" },
     },
     featurebase = "lua/featurebase.lua",
+    ["featurebase.retry"] = "lua/featurebase/retry.lua",
     ["featurebase.helpers"] = "lua/featurebase/helpers.lua",
     ["featurebase.import"] = "lua/featurebase/import.lua",
     ["featurebase.testing"] = "lua/featurebase/testing.lua",
