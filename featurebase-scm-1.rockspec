@@ -29,6 +29,7 @@ build = {
       sources = {
         "src/fb_buf.c", "src/fb_client.c", "src/fb_core.c", "src/fb_decode.c",
         "src/fb_error.c", "src/fb_http.c", "src/fb_validate.c",
+        "src/fb_multi.c",
       },
       defines = { "FB_VERSION=\"0.1.0\"" },
       libraries = { "curl" },
