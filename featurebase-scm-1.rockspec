@@ -37,6 +37,8 @@ build = {
       libdirs = { "$(CURL_LIBDIR)" },
     },
     featurebase = "lua/featurebase.lua",
+    ["featurebase.async"] = "lua/featurebase/async.lua",
+    ["featurebase.nvim"] = "lua/featurebase/nvim.lua",
     ["featurebase.testing"] = "lua/featurebase/testing.lua",
     ["featurebase.testing.server"] = "lua/featurebase/testing/server.lua",
   },

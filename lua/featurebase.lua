@@ -299,4 +299,6 @@ M.Client = Client
 -- For featurebase.* transports only (not public API): the shared pipeline and option merging.
 M._run = run
 M._call_options = call_options
+-- Non-blocking calls (client:create_conversation_async, reply_async, map, run): featurebase.async.
+require("featurebase.async").install(M)
 return M
