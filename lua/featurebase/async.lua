@@ -79,10 +79,18 @@ end
 -- Runs a call's coroutine until it waits for a transfer or a timer, or finishes.
 function Sched:resume(call, ...)
   local ok, what, a, b, c = coroutine.resume(call.co, ...)
-  if not ok then error(debug.traceback(call.co, tostring(what)), 0) end -- a bug here, not a result
+  if not ok then -- a bug, not a result: raise it, without leaving run() waiting for this call
+    self.pending = self.pending - 1
+    error(debug.traceback(call.co, tostring(what)), 0)
+  end
   if coroutine.status(call.co) == "dead" then return self:finish(call, what, a, b) end
   if what == PERFORM then
-    self.waiting[self.engine:add(a, b, c)] = call
+    local added, id = pcall(self.engine.add, self.engine, a, b, c)
+    if not added then
+      self.pending = self.pending - 1
+      error(id, 0)
+    end
+    self.waiting[id] = call
   elseif what == SLEEP then
     self.timers[#self.timers + 1] = { due = core.now() + a, call = call }
   else

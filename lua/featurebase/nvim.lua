@@ -10,6 +10,7 @@
 --   client:reply_async("42", { type = "admin", id = admin_id, bodyMarkdown = text, messageType = "note" },
 --     function(part, err) vim.notify(err and tostring(err) or "sent") end)
 --
+-- The loop's handles refer to the client: close() it when done (a plugin keeps one per session).
 -- Works with Neovim 0.7 and later (LuaJIT: featurebase.core must be built for LuaJIT).
 --
 -- @module featurebase.nvim
