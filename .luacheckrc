@@ -7,7 +7,7 @@ files["spec/"] = { std = "+busted", max_line_length = 132 }
 files["lua/featurebase/testing/server.lua"] = { std = "ngx_lua" }
 files["lua/featurebase/openresty.lua"] = { std = "+ngx_lua" }
 files["examples/openresty/"] = { std = "+ngx_lua" }
-files["lua/featurebase/nvim.lua"] = { read_globals = { "vim" } }
-files["examples/nvim/"] = { read_globals = { "vim" } }
-files["spec/nvim/"] = { read_globals = { "vim" } }
+files["lua/featurebase/nvim.lua"] = { globals = { "vim" } }
+files["examples/nvim/"] = { globals = { "vim" } }
+files["spec/nvim/"] = { globals = { "vim" } }
 exclude_files = { "build/", "fuzz/corpus/" }

@@ -364,4 +364,6 @@ M.CSAT_EMAIL_STATUSES = helpers.constants.CSAT_EMAIL_STATUSES
 M.RATED_AGENT_TYPES = helpers.constants.RATED_AGENT_TYPES
 -- The migration import (featurebase.import): client:import
 require("featurebase.import").install(Client)
+-- Non-blocking calls (client:create_conversation_async, reply_async, map, run): featurebase.async.
+require("featurebase.async").install(M)
 return M

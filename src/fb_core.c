@@ -7,6 +7,7 @@
 #include "fb_client.h"
 #include "fb_decode.h"
 #include "fb_error.h"
+#include "fb_multi.h"
 #include "fb_validate.h"
 #include "fb_base64.h"
 #include "fb_file.h"
@@ -54,6 +55,7 @@ int luaopen_featurebase_core(lua_State *L) {
     fb_error_init(L);
     lua_newtable(L);
     fb_client_init(L);
+    fb_multi_init(L);
     fb_validate_init(L);
     fb_decode_init(L);
     fb_base64_init(L);

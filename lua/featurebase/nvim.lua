@@ -1,0 +1,113 @@
+--- featurebase.nvim: the async calls on Neovim's own event loop, so the editor never freezes.
+--
+-- Watches the sockets libcurl wants with vim.loop (luv) polls and curl's timeout with a luv timer,
+-- and acts on them with the engine's socket_action/timeout_action: nothing ever blocks. Callbacks
+-- run through vim.schedule, so they may call any vim.api function; an error they raise is
+-- reported by Neovim like any other.
+--
+--   local fbn = require("featurebase.nvim")
+--   local client = assert(fbn.new{ api_key = os.getenv("FEATUREBASE_API_KEY") })
+--   client:reply_async("42", { type = "admin", id = admin_id, bodyMarkdown = text, messageType = "note" },
+--     function(part, err) vim.notify(err and tostring(err) or "sent") end)
+--
+-- The loop's handles refer to the client: close() it when done (a plugin keeps one per session).
+-- Works with Neovim 0.7 and later (LuaJIT: featurebase.core must be built for LuaJIT).
+--
+-- @module featurebase.nvim
+local async = require("featurebase.async")
+
+local M = {}
+
+local unpack = table.unpack or unpack ---@diagnostic disable-line: deprecated
+
+--- Makes the client's async calls (create_conversation_async, reply_async, map_async) run on
+-- Neovim's loop. Idempotent. client:run() and client:map() then refuse to block the editor.
+---@param client featurebase.Client
+---@return featurebase.Client client
+function M.attach(client)
+  local s = async.scheduler(client)
+  if s.driver then return client end
+  local uv = vim.loop
+  local engine = s.engine
+  local timer = uv.new_timer()
+  local polls = {} -- fd -> luv poll handle
+  local sync
+
+  -- After every action: hand over results, then watch what curl wants now.
+  local function turn()
+    s:pump()
+    sync()
+  end
+
+  local function on_socket(fd)
+    return function(err, events)
+      -- an error on the socket: let curl find out what it is by reading and writing
+      local r = err ~= nil or (events or ""):find("r", 1, true) ~= nil
+      local w = err ~= nil or (events or ""):find("w", 1, true) ~= nil
+      engine:socket_action(fd, r, w)
+      turn()
+    end
+  end
+
+  local function on_timer()
+    if engine:timeout() == 0 then engine:timeout_action() end
+    turn()
+  end
+
+  function sync()
+    for _, ch in ipairs(engine:sockets()) do
+      local p = polls[ch.fd]
+      if ch.what == "remove" then
+        -- stopped before the next change: curl may reuse this fd number for a new socket
+        if p then
+          p:stop()
+          p:close()
+          polls[ch.fd] = nil
+        end
+      else
+        if not p then
+          p = assert(uv.new_socket_poll(ch.fd))
+          polls[ch.fd] = p
+        end
+        p:start(ch.what, on_socket(ch.fd))
+      end
+    end
+    local ms = engine:timeout()
+    local wait = s:next_wait()
+    if wait then
+      wait = math.ceil(wait * 1000)
+      ms = ms and math.min(ms, wait) or wait
+    end
+    timer:stop()
+    if ms then timer:start(ms, 0, on_timer) end
+  end
+
+  s.driver = "Neovim's loop (featurebase.nvim)"
+  s.wake = sync
+  s.deliver = function(callback, ...)
+    local n, args = select("#", ...), { ... }
+    vim.schedule(function() callback(unpack(args, 1, n)) end)
+  end
+  s.on_close = function()
+    timer:stop()
+    timer:close()
+    for fd, p in pairs(polls) do
+      p:stop()
+      p:close()
+      polls[fd] = nil
+    end
+  end
+  return client
+end
+
+--- featurebase.new(opts), attached to Neovim's loop.
+---@param opts? featurebase.Options
+---@return featurebase.Client|nil client
+---@return featurebase.Error|nil err
+function M.new(opts)
+  local client, err = require("featurebase").new(opts)
+  if not client then return nil, err end
+  return M.attach(client)
+end
+
+return M

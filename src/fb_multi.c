@@ -1,0 +1,381 @@
+/* The non-blocking engine: libcurl's multi interface, many requests in flight on one thread.
+ *
+ * Each transfer is an fb_conn from fb_http.c (the same easy-handle setup, request and result code
+ * as the blocking client:perform), kept in a pool and reused; the multi handle shares its
+ * connection cache among them, so connections stay alive across requests.
+ *
+ * An event loop drives it in curl's socket_action model: curl's socket and timer callbacks only
+ * record what curl wants (socket interest changes, a deadline) in C structures; Lua reads them with
+ * engine:sockets() and engine:timeout(), waits, and calls engine:socket_action()/timeout_action().
+ * Scripts without a loop call engine:run(wait_ms) (curl_multi_poll). No callback ever calls Lua,
+ * so no Lua error can longjmp through libcurl. Completed transfers wait in a queue until
+ * engine:done() turns them into {id=, response=} / {id=, err=} like client:perform's results. */
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include <time.h>
+#include "fb_client.h"
+#include "fb_error.h"
+#include "fb_multi.h"
+
+#define FB_ENGINE_MT "featurebase.Engine"
+
+typedef struct fb_slot {
+    fb_conn conn;
+    lua_Integer id;
+    int state;   /* FREE, RUNNING (added to the multi) or DONE (queued for done()) */
+    CURLcode rc; /* the transfer's result, once DONE */
+    long connects; /* new connections the last transfer opened (0: a kept-alive one was reused) */
+} fb_slot;
+
+enum { FREE = 0, RUNNING = 1, DONE = 2 };
+
+typedef struct fb_change { /* one socket interest change for the event loop */
+    curl_socket_t fd;
+    int what; /* CURL_POLL_IN/OUT/INOUT/REMOVE */
+} fb_change;
+
+typedef struct fb_engine {
+    CURLM *multi;
+    struct curl_slist *headers; /* a copy of the client's: the engine outlives a closed client */
+    char *base_url;
+    long timeout_ms, connect_timeout_ms;
+    fb_slot **slots;   /* the pool, every slot malloc'd */
+    size_t nslots, slotcap;
+    fb_slot **done;    /* FIFO of completed slots, capacity slotcap */
+    size_t ndone;
+    fb_change *changes; /* socket changes since the last sockets() */
+    size_t nchanges, changecap;
+    int oom;           /* a callback could not record a change: sockets() reports it */
+    double deadline;   /* when curl wants timeout_action(), monotonic ms; < 0: no timer */
+    lua_Integer next_id;
+    int running;
+    long transfers, connects; /* totals, for engine:stats() */
+} fb_engine;
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* CURLMOPT_SOCKETFUNCTION: record only. A later change for the same socket replaces an earlier
+ * one unless either is a removal: the loop must see "remove" before a reused fd number comes back. */
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *ud, void *socketp) {
+    fb_engine *e = (fb_engine *)ud;
+    size_t i;
+    (void)easy;
+    (void)socketp;
+    for (i = e->nchanges; i-- > 0;) {
+        if (e->changes[i].fd != fd) continue;
+        if (e->changes[i].what != CURL_POLL_REMOVE && what != CURL_POLL_REMOVE) {
+            e->changes[i].what = what;
+            return 0;
+        }
+        break;
+    }
+    if (e->nchanges == e->changecap) {
+        size_t cap = e->changecap ? e->changecap * 2 : 16;
+        fb_change *c = (fb_change *)realloc(e->changes, cap * sizeof *c);
+        if (!c) { e->oom = 1; return -1; }
+        e->changes = c;
+        e->changecap = cap;
+    }
+    e->changes[e->nchanges].fd = fd;
+    e->changes[e->nchanges].what = what;
+    e->nchanges++;
+    return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: record the deadline (-1 deletes the timer). */
+static int on_timer(CURLM *multi, long timeout_ms, void *ud) {
+    fb_engine *e = (fb_engine *)ud;
+    (void)multi;
+    e->deadline = timeout_ms < 0 ? -1 : now_ms() + (double)timeout_ms;
+    return 0;
+}
+
+/* Moves finished transfers from curl's message queue to ours. No Lua call. */
+static void collect(fb_engine *e) {
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(e->multi, &left))) {
+        fb_conn *k;
+        fb_slot *s;
+        if (m->msg != CURLMSG_DONE) continue;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&k);
+        s = (fb_slot *)k; /* conn is the slot's first member */
+        s->rc = m->data.result;
+        s->connects = 0;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_NUM_CONNECTS, &s->connects);
+        curl_multi_remove_handle(e->multi, m->easy_handle);
+        s->state = DONE;
+        e->done[e->ndone++] = s; /* ndone < nslots <= slotcap: a slot is queued at most once */
+        e->running--;
+        e->transfers++;
+        e->connects += s->connects;
+    }
+}
+
+static fb_engine *check_engine(lua_State *L) {
+    fb_engine *e = (fb_engine *)luaL_checkudata(L, 1, FB_ENGINE_MT);
+    if (!e->multi) luaL_error(L, "featurebase: the engine is closed");
+    return e;
+}
+
+/* close, __gc and __close: one idempotent function. In-flight transfers are abandoned. */
+static int fb_engine_close(lua_State *L) {
+    fb_engine *e = (fb_engine *)luaL_checkudata(L, 1, FB_ENGINE_MT);
+    size_t i;
+    for (i = 0; i < e->nslots; i++) {
+        if (e->multi && e->slots[i]->state == RUNNING && e->slots[i]->conn.easy)
+            curl_multi_remove_handle(e->multi, e->slots[i]->conn.easy);
+        fb_conn_close(&e->slots[i]->conn);
+        free(e->slots[i]);
+    }
+    if (e->multi) curl_multi_cleanup(e->multi);
+    e->multi = NULL;
+    free(e->slots);
+    free(e->done);
+    free(e->changes);
+    e->slots = e->done = NULL;
+    e->changes = NULL;
+    e->nslots = e->slotcap = e->ndone = e->nchanges = e->changecap = 0;
+    e->running = 0;
+    if (e->headers) curl_slist_free_all(e->headers);
+    e->headers = NULL;
+    free(e->base_url);
+    e->base_url = NULL;
+    return 0;
+}
+
+/* core.engine(client_handle) -> engine: its own pool and multi handle, the client's settings. */
+static int fb_engine_new(lua_State *L) {
+    fb_client *c = fb_client_check(L, 1);
+    struct curl_slist *h;
+    size_t n = strlen(c->base_url);
+    fb_engine *e = (fb_engine *)lua_newuserdata(L, sizeof *e);
+    memset(e, 0, sizeof *e);
+    e->deadline = -1;
+    luaL_getmetatable(L, FB_ENGINE_MT);
+    lua_setmetatable(L, -2);
+    e->timeout_ms = c->timeout_ms;
+    e->connect_timeout_ms = c->connect_timeout_ms;
+    if (!(e->base_url = (char *)malloc(n + 1))) return luaL_error(L, "featurebase: not enough memory");
+    memcpy(e->base_url, c->base_url, n + 1);
+    for (h = c->headers; h; h = h->next) {
+        struct curl_slist *next = curl_slist_append(e->headers, h->data);
+        if (!next) return luaL_error(L, "featurebase: not enough memory");
+        e->headers = next;
+    }
+    if (!(e->multi = curl_multi_init())) return luaL_error(L, "featurebase: curl_multi_init failed");
+    curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
+    curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
+    return 1;
+}
+
+/* A free slot from the pool, or a new one. Raises only before anything is attached to the slot. */
+static fb_slot *acquire(lua_State *L, fb_engine *e) {
+    size_t i;
+    fb_slot *s;
+    for (i = 0; i < e->nslots; i++)
+        if (e->slots[i]->state == FREE && e->slots[i]->conn.easy) return e->slots[i];
+    if (e->nslots == e->slotcap) {
+        size_t cap = e->slotcap ? e->slotcap * 2 : 8;
+        fb_slot **slots = (fb_slot **)realloc(e->slots, cap * sizeof *slots);
+        fb_slot **done;
+        if (!slots) luaL_error(L, "featurebase: not enough memory");
+        e->slots = slots;
+        if (!(done = (fb_slot **)realloc(e->done, cap * sizeof *done))) luaL_error(L, "featurebase: not enough memory");
+        e->done = done;
+        e->slotcap = cap;
+    }
+    if (!(s = (fb_slot *)calloc(1, sizeof *s))) luaL_error(L, "featurebase: not enough memory");
+    e->slots[e->nslots++] = s; /* owned by the engine from here on, even if the open below fails */
+    /* Keep one idle connection per pooled handle; curl's default (4 x handles still added) closes
+     * kept-alive connections as a batch drains, and the next batch would reconnect. */
+    curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, (long)e->nslots);
+    if (!fb_conn_open(&s->conn, e->headers, e->connect_timeout_ms))
+        luaL_error(L, "featurebase: could not set up libcurl (out of memory)");
+    return s;
+}
+
+/* engine:add(path, body [, timeout_seconds]) -> id. Starts the transfer; nothing blocks. */
+static int fb_engine_add(lua_State *L) {
+    fb_engine *e = check_engine(L);
+    size_t plen, blen;
+    const char *path = luaL_checklstring(L, 2, &plen);
+    const char *body = luaL_checklstring(L, 3, &blen);
+    long timeout_ms = e->timeout_ms;
+    fb_slot *s;
+    CURLMcode mc;
+    if (!lua_isnoneornil(L, 4)) {
+        lua_Number t = luaL_checknumber(L, 4);
+        luaL_argcheck(L, t > 0 && t <= 86400, 4, "timeout must be a number of seconds greater than 0");
+        timeout_ms = (long)ceil(t * 1000);
+    }
+    luaL_argcheck(L, plen > 0 && path[0] == '/', 2, "path must start with '/'");
+    s = acquire(L, e);
+    if (!fb_conn_prepare(&s->conn, e->base_url, path, body, blen, timeout_ms))
+        return luaL_error(L, "featurebase: not enough memory for the request");
+    if ((mc = curl_multi_add_handle(e->multi, s->conn.easy)) != CURLM_OK)
+        return luaL_error(L, "featurebase: curl_multi_add_handle failed: %s", curl_multi_strerror(mc));
+    s->state = RUNNING;
+    s->id = ++e->next_id;
+    e->running++;
+    lua_pushinteger(L, s->id);
+    return 1;
+}
+
+/* engine:sockets() -> {{fd=, what="r"|"w"|"rw"|"remove"}, ...}: changes since the last call, in order. */
+static int fb_engine_sockets(lua_State *L) {
+    fb_engine *e = check_engine(L);
+    size_t i;
+    if (e->oom) return luaL_error(L, "featurebase: out of memory recording curl's sockets");
+    lua_createtable(L, (int)e->nchanges, 0);
+    for (i = 0; i < e->nchanges; i++) {
+        int w = e->changes[i].what;
+        lua_createtable(L, 0, 2);
+        lua_pushinteger(L, (lua_Integer)e->changes[i].fd);
+        lua_setfield(L, -2, "fd");
+        lua_pushstring(L, w == CURL_POLL_IN ? "r" : w == CURL_POLL_OUT ? "w" : w == CURL_POLL_INOUT ? "rw" : "remove");
+        lua_setfield(L, -2, "what");
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    e->nchanges = 0; /* only once the whole list exists: a memory error above loses nothing */
+    return 1;
+}
+
+/* engine:timeout() -> milliseconds until timeout_action() is due (0: now), or nil: no timer. */
+static int fb_engine_timeout(lua_State *L) {
+    fb_engine *e = check_engine(L);
+    double left;
+    if (e->deadline < 0) { lua_pushnil(L); return 1; }
+    left = e->deadline - now_ms();
+    lua_pushinteger(L, left > 0 ? (lua_Integer)ceil(left) : 0);
+    return 1;
+}
+
+static int act(lua_State *L, fb_engine *e, curl_socket_t fd, int mask) {
+    int running = 0;
+    CURLMcode mc = curl_multi_socket_action(e->multi, fd, mask, &running);
+    collect(e);
+    if (mc != CURLM_OK) return luaL_error(L, "featurebase: curl_multi_socket_action failed: %s", curl_multi_strerror(mc));
+    lua_pushinteger(L, e->running);
+    return 1;
+}
+
+/* engine:socket_action(fd, readable, writable) -> transfers still running. */
+static int fb_engine_socket_action(lua_State *L) {
+    fb_engine *e = check_engine(L);
+    lua_Integer fd = luaL_checkinteger(L, 2);
+    int mask = (lua_toboolean(L, 3) ? CURL_CSELECT_IN : 0) | (lua_toboolean(L, 4) ? CURL_CSELECT_OUT : 0);
+    return act(L, e, (curl_socket_t)fd, mask);
+}
+
+/* engine:timeout_action() -> transfers still running. Call when timeout() has run out. */
+static int fb_engine_timeout_action(lua_State *L) {
+    fb_engine *e = check_engine(L);
+    e->deadline = -1; /* this timer is spent; curl sets the next one */
+    return act(L, e, CURL_SOCKET_TIMEOUT, 0);
+}
+
+/* engine:run([wait_ms]) -> transfers still running. The driver for scripts: waits at most wait_ms
+ * (default 1000) for activity with curl_multi_poll, then performs. Do not mix with socket_action. */
+static int fb_engine_run(lua_State *L) {
+    fb_engine *e = check_engine(L);
+    lua_Integer wait = luaL_optinteger(L, 2, 1000);
+    int running = 0;
+    CURLMcode mc = curl_multi_perform(e->multi, &running);
+    collect(e);
+    if (mc == CURLM_OK && e->ndone == 0 && wait > 0) {
+        mc = curl_multi_poll(e->multi, NULL, 0, wait > 86400000 ? 86400000 : (int)wait, NULL);
+        if (mc == CURLM_OK) mc = curl_multi_perform(e->multi, &running);
+        collect(e);
+    }
+    e->nchanges = 0; /* socket changes matter to event loops only */
+    e->deadline = -1;
+    if (mc != CURLM_OK) return luaL_error(L, "featurebase: curl multi failed: %s", curl_multi_strerror(mc));
+    lua_pushinteger(L, e->running);
+    return 1;
+}
+
+/* engine:done() -> {{id=, response=} | {id=, err=}, ...}: completed transfers, oldest first,
+ * each result exactly what client:perform returns (fb_conn_push_result). */
+static int fb_engine_done(lua_State *L) {
+    fb_engine *e = check_engine(L);
+    size_t i, n = e->ndone;
+    lua_createtable(L, (int)n, 0);
+    for (i = 0; i < n; i++) {
+        fb_slot *s = e->done[i];
+        int nres;
+        lua_createtable(L, 0, 3);
+        lua_pushinteger(L, s->id);
+        lua_setfield(L, -2, "id");
+        nres = fb_conn_push_result(L, &s->conn, s->rc);
+        if (nres == 2) {
+            lua_setfield(L, -3, "err");
+            lua_pop(L, 1);
+        } else {
+            lua_setfield(L, -2, "response");
+        }
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    /* Only now are the slots free again: an error above left the queue as it was. */
+    for (i = 0; i < n; i++) e->done[i]->state = FREE;
+    e->ndone = 0;
+    return 1;
+}
+
+/* engine:stats() -> {running=, pooled=, transfers=, connects=}: connects counts new connections,
+ * so transfers - connects is how many reused a kept-alive one. */
+static int fb_engine_stats(lua_State *L) {
+    fb_engine *e = check_engine(L);
+    lua_createtable(L, 0, 4);
+    lua_pushinteger(L, e->running);
+    lua_setfield(L, -2, "running");
+    lua_pushinteger(L, (lua_Integer)e->nslots);
+    lua_setfield(L, -2, "pooled");
+    lua_pushinteger(L, (lua_Integer)e->transfers);
+    lua_setfield(L, -2, "transfers");
+    lua_pushinteger(L, (lua_Integer)e->connects);
+    lua_setfield(L, -2, "connects");
+    return 1;
+}
+
+static int fb_engine_tostring(lua_State *L) {
+    fb_engine *e = (fb_engine *)luaL_checkudata(L, 1, FB_ENGINE_MT);
+    if (!e->multi) lua_pushliteral(L, "featurebase.Engine (closed)");
+    else lua_pushfstring(L, "featurebase.Engine (%s, %d running)", e->base_url, e->running);
+    return 1;
+}
+
+void fb_multi_init(lua_State *L) {
+    static const luaL_Reg methods[] = {
+        {"add", fb_engine_add},
+        {"sockets", fb_engine_sockets},
+        {"timeout", fb_engine_timeout},
+        {"socket_action", fb_engine_socket_action},
+        {"timeout_action", fb_engine_timeout_action},
+        {"run", fb_engine_run},
+        {"done", fb_engine_done},
+        {"stats", fb_engine_stats},
+        {"close", fb_engine_close},
+        {"__gc", fb_engine_close},
+        {"__close", fb_engine_close},
+        {"__tostring", fb_engine_tostring},
+        {NULL, NULL}};
+    luaL_newmetatable(L, FB_ENGINE_MT);
+    fb_setfuncs(L, methods);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+    lua_pushcfunction(L, fb_engine_new);
+    lua_setfield(L, -2, "engine");
+    luaL_getmetatable(L, FB_CLIENT_MT); /* also client_handle:engine() */
+    lua_pushcfunction(L, fb_engine_new);
+    lua_setfield(L, -2, "engine");
+    lua_pop(L, 1);
+}
