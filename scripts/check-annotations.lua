@@ -1,5 +1,5 @@
 -- Checks the LuaLS annotations of the public API (no language server is packaged for Debian):
--- every public function in lua/ has a doc comment with a ---@param for each parameter and a
+-- every public function in lua/ (on M or on a ---@class table) has a doc comment with a ---@param for each parameter and a
 -- ---@return when it returns a value, and every ---@ line is a well-formed tag.
 --   lua5.4 scripts/check-annotations.lua lua/featurebase.lua lua/featurebase/*.lua
 local TAGS = { class = "^%S+", field = "^%S+%??%s+%S", param = "^[%w_%.]+%??%s+%S", ["return"] = "^%S",
@@ -16,6 +16,13 @@ local function check(file)
   local lines = {}
   for l in io.lines(file) do lines[#lines + 1] = l end
   local checked = 0
+  -- Public receivers: the module table M, and tables declared right under a ---@class line
+  -- (internal helper objects without one are not API).
+  local public = { M = true }
+  for i = 2, #lines do
+    local t = lines[i]:match("^local%s+([%w_]+)%s*=")
+    if t and lines[i - 1]:find("^%-%-%-@class") then public[t] = true end
+  end
   for i, l in ipairs(lines) do
     local tag, rest = l:match("^%s*%-%-%-@(%w+)%s*(.*)$")
     if tag then
@@ -25,7 +32,7 @@ local function check(file)
     -- top-level public functions: function M.x(...), function Client:x(...), function M.sub.x(...)
     local name, params = l:match("^function%s+([%w_%.:]+)%s*(%b())")
     local short = name and name:match("[%.:]([%w_]+)$")
-    if short and not short:find("^_") and name:find("^[%w_]+[%.:]") then
+    if short and not short:find("^_") and public[name:match("^([%w_]+)[%.:]") or ""] then
       checked = checked + 1
       local doc, j = {}, i - 1
       while j > 0 and lines[j]:find("^%s*%-%-") do doc[#doc + 1] = lines[j]; j = j - 1 end
@@ -38,8 +45,19 @@ local function check(file)
             problem(file, i, name .. ": no ---@param for '" .. p .. "'")
           end
         end
-        local body, k = {}, i + 1
-        while lines[k] and not lines[k]:find("^end") do body[#body + 1] = lines[k]; k = k + 1 end
+        -- the function's own lines, without those of functions nested in it
+        local body, k, nested = {}, i + 1, nil
+        while lines[k] and not lines[k]:find("^end") do
+          local ln = lines[k]
+          if nested then
+            if ln:find("^" .. nested .. "end") then nested = nil end
+          elseif ln:find("function%s*[%w_%.:]*%s*%(") and not ln:find("%f[%w]end%s*%)?,?%s*$") then
+            nested = ln:match("^(%s*)")
+          elseif not ln:find("^%s*%-%-") then
+            body[#body + 1] = ln:gsub("function%s*%b()(.-)%f[%w]end", "") -- one-line closures too
+          end
+          k = k + 1
+        end
         local returns = table.concat(body, "\n"):find("%f[%w]return%s+[^e%s]") ~= nil
         if returns and not text:find("%-%-%-@return") then problem(file, i, name .. " returns a value but has no ---@return") end
       end
