@@ -5,6 +5,10 @@
 
 #include "fb_compat.h"
 
+/* Default request body limit: room for a few base64 images inline in bodyMarkdown (Featurebase
+ * uploads them), while a runaway (a whole file pasted in) fails here, before any upload. */
+#define FB_DEFAULT_MAX_REQUEST (10u * 1024 * 1024)
+
 /* Adds encode_create, encode_reply and rules to the module table at the top of the stack. */
 void fb_validate_init(lua_State *L);
 
