@@ -50,7 +50,7 @@ local M = {
 ---@field connect_timeout? number connect timeout in seconds, default 10
 ---@field stall_timeout? number abort when no byte moved for this long, seconds, default 15
 ---@field max_response_size? integer bytes of response body, default 16 MiB; past it a network error
----@field max_request_size? integer bytes of request body, default 10 MiB; past it invalid_request
+---@field max_request_size? integer bytes of request body, default 1 MiB; past it invalid_request
 ---@field log? fun(line: string, event: featurebase.LogEvent)|false one call per attempt; default: stderr when $FEATUREBASE_LOG is "debug"
 ---@field allow_insecure_http? boolean allow http:// to a host other than this machine
 ---@field max_retries? integer retries after the first attempt, default 2 (see featurebase.retry)

@@ -174,7 +174,15 @@ int fb_conn_push_result(lua_State *L, fb_conn *k, CURLcode rc) {
                       lua_pushfstring(L, "request to %s failed: %s", k->url.data, detail));
         lua_remove(L, -2);
         lua_remove(L, -3); /* the detail */
-        if (limit) fb_error_setfield(L, "limit", limit);
+        if (limit) {
+            fb_error_setfield(L, "limit", limit);
+            /* an answer came, too big: its status says whether the server acted (e.g. 201) */
+            curl_easy_getinfo(k->easy, CURLINFO_RESPONSE_CODE, &status);
+            if (status > 0) {
+                lua_pushinteger(L, (lua_Integer)status);
+                lua_setfield(L, -2, "status");
+            }
+        }
         lua_pushinteger(L, (lua_Integer)rc);
         lua_setfield(L, -2, "curl_code");
         lua_pushboolean(L, fb_conn_request_sent(k, rc));
