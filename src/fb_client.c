@@ -150,8 +150,9 @@ static int fb_client_new(lua_State *L) {
     }
 
     lua_getfield(L, 1, "api_key");
+    if (lua_isnil(L, -1)) return option_error(L, "api_key", "is required: pass api_key or set FEATUREBASE_API_KEY");
     if (lua_type(L, -1) != LUA_TSTRING)
-        return option_error(L, "api_key", "is required: pass api_key or set FEATUREBASE_API_KEY");
+        return option_error(L, "api_key", lua_pushfstring(L, "must be a string, got %s", luaL_typename(L, -1)));
     key = lua_tolstring(L, -1, &keylen);
     if ((why = fb_validate_header_value(key, keylen)) || memchr(key, ' ', keylen))
         return option_error(L, "api_key", why ? why : "must not contain spaces");
@@ -175,6 +176,7 @@ static int fb_client_new(lua_State *L) {
     if (lua_isnil(L, -1)) { lua_pop(L, 1); lua_pushliteral(L, FB_DEFAULT_VERSION); }
     if (lua_type(L, -1) != LUA_TSTRING) return option_error(L, "version", "must be a string such as " FB_DEFAULT_VERSION);
     version = lua_tolstring(L, -1, &vlen);
+    if (vlen > 64) return option_error(L, "version", "is too long (at most 64 characters)");
     if ((why = fb_validate_version(version, vlen))) return option_error(L, "version", why);
 
     if (!seconds_option(L, 1, "timeout", &timeout_ms))
