@@ -51,7 +51,8 @@ local M = {
 ---@field stall_timeout? number abort when no byte moved for this long, seconds, default 15
 ---@field max_response_size? integer bytes of response body, default 16 MiB; past it a network error
 ---@field max_request_size? integer bytes of request body, default 1 MiB; past it invalid_request
----@field log? fun(line: string, event: featurebase.LogEvent)|false one call per attempt; default: stderr when $FEATUREBASE_LOG is "debug"
+---@field log? fun(line: string, event: featurebase.LogEvent)|false one call per attempt;
+--- default: lines to stderr when $FEATUREBASE_LOG is "debug"; false: never
 ---@field allow_insecure_http? boolean allow http:// to a host other than this machine
 ---@field max_retries? integer retries after the first attempt, default 2 (see featurebase.retry)
 ---@field retry_unsafe? boolean also retry failures the server may have acted on, default false

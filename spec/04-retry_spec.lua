@@ -206,7 +206,8 @@ describe("debug log", function()
       io.stdout:write("done")]]
     end
     local out = H.run_lua("FEATUREBASE_LOG=debug", code("nil"))
-    assert.truthy(out:find("^featurebase: POST /v2/conversations %-> 201 %(req_%d+%) in [%d.]+ ms, attempt 1\ndone$"), out)
+    assert.truthy(out:find("^featurebase: POST /v2/conversations %-> 201 %(req_%d+%) in [%d.]+ ms, attempt 1\ndone$"),
+      out)
     assert.are.equal("done", H.run_lua("FEATUREBASE_LOG=debug", code("false")))
     assert.are.equal("done", H.run_lua("FEATUREBASE_LOG=info", code("nil")))
     assert.are.equal("done", H.run_lua("", code("nil")))

@@ -257,6 +257,7 @@ describe("limits", function()
     -- escaping counts: 200 control characters are 1200 bytes of JSON
     p.bodyMarkdown = string.rep("\1", 200)
     conv, err = client:create_conversation(p)
+    assert.is_nil(conv)
     assert.are.equal("bodyMarkdown", err.field)
     -- the whole body counts: many small recipients add up
     local emails = {}
@@ -266,9 +267,9 @@ describe("limits", function()
     conv, err = client:create_conversation(admin)
     assert.is_nil(conv)
     assert.truthy(err.field:find("^recipients%.to%.emails%[%d+%]$"), err.field)
-    local part
-    part, err = client:reply("abc", { type = "admin", id = H.ADMIN, messageType = "note",
+    conv, err = client:reply("abc", { type = "admin", id = H.ADMIN, messageType = "note",
       bodyMarkdown = string.rep("b", 2000) })
+    assert.is_nil(conv)
     assert.are.equal("bodyMarkdown", err.field)
     assert.are.equal(0, #srv:requests())
     -- and a body under it goes through
