@@ -145,8 +145,8 @@ end
 local function retries(v)
   if type(v) ~= "number" or v < 0 or v > 100 or v ~= math.floor(v) then return "must be a whole number from 0 to 100" end
 end
-local function positive(v)
-  if type(v) ~= "number" or not (v > 0) or v == math.huge then return "must be a number of seconds greater than 0" end
+local function positive(v) -- at most a day, as the C core's timeouts
+  if type(v) ~= "number" or not (v > 0 and v <= 86400) then return "must be a number of seconds from 0 to 86400" end
 end
 local function non_negative(v)
   if type(v) ~= "number" or not (v >= 0) or v == math.huge then return "must be a number of seconds, 0 or more" end
@@ -296,6 +296,8 @@ function M.new(opts)
   if lua_opts.log == false then lua_opts.log = nil end
   local handle, err = core.new(c_opts)
   if not handle then return nil, err end
+  -- the per-attempt timeout the pipeline passes down; a deadline only ever shortens it
+  lua_opts.timeout = c_opts.timeout or core.limits.timeout
   return setmetatable({ _core = handle, _opts = lua_opts }, Client)
 end
 

@@ -67,6 +67,10 @@ describe("hostile server", function()
       call = { deadline = 0.5 } })
   end)
 
+  it("hang: a long deadline does not stretch the client's timeout", function()
+    fault(x3("hang"), { timeout = 0.3 }, { kind = "timeout", attempts = 1, max_seconds = 3, call = { deadline = 60 } })
+  end)
+
   it("hang: stall_timeout aborts a transfer where no byte moves", function()
     local err = fault(x3("hang"), { stall_timeout = 1 }, { kind = "timeout", attempts = 1,
       limit = "stall_timeout", max_seconds = 8 })
