@@ -26,6 +26,7 @@ local M = {
 ---@field error_type? string Featurebase error type, e.g. "invalid_request_error"
 ---@field param? string the parameter the server blamed
 ---@field curl_code? integer libcurl's error code (network, timeout)
+---@field limit? "max_response_size"|"stall_timeout" the limit that ended the transfer (network, timeout)
 ---@field request_sent? boolean false when the request certainly never reached the server (network, timeout)
 ---@field attempts? integer how many attempts were made (absent: refused before sending)
 
@@ -47,11 +48,27 @@ local M = {
 ---@field version? string Featurebase-Version header, default "2026-01-01.nova"
 ---@field timeout? number whole-request timeout in seconds, default 30
 ---@field connect_timeout? number connect timeout in seconds, default 10
+---@field stall_timeout? number abort when no byte moved for this long, seconds, default 15
+---@field max_response_size? integer bytes of response body, default 16 MiB; past it a network error
+---@field max_request_size? integer bytes of request body, default 1 MiB; past it invalid_request
+---@field log? fun(line: string, event: featurebase.LogEvent)|false one call per attempt;
+--- default: lines to stderr when $FEATUREBASE_LOG is "debug"; false: never
 ---@field allow_insecure_http? boolean allow http:// to a host other than this machine
 ---@field max_retries? integer retries after the first attempt, default 2 (see featurebase.retry)
 ---@field retry_unsafe? boolean also retry failures the server may have acted on, default false
 ---@field max_retry_wait? number longest Retry-After honoured, seconds, default 60
 ---@field deadline? number seconds bounding all attempts and waits together, default none
+
+---@class featurebase.LogEvent
+---@field method string "POST"
+---@field path string e.g. "/v2/conversations"
+---@field attempt integer 1 for the first
+---@field ms number how long the attempt took, milliseconds
+---@field status? integer the HTTP status, when an answer came
+---@field kind? string the error kind, when the attempt failed
+---@field request_id? string
+---@field retry_in? number seconds until the next attempt, when there is one
+---@field gave_up? string why a failure is not retried
 
 ---@class featurebase.CallOptions
 ---@field timeout? number
@@ -130,8 +147,8 @@ local function retries(v)
     return "must be a whole number from 0 to 100"
   end
 end
-local function positive(v)
-  if type(v) ~= "number" or not (v > 0) or v == math.huge then return "must be a number of seconds greater than 0" end
+local function positive(v) -- at most a day, as the C core's timeouts
+  if type(v) ~= "number" or not (v > 0 and v <= 86400) then return "must be a number of seconds from 0 to 86400" end
 end
 local function non_negative(v)
   if type(v) ~= "number" or not (v >= 0) or v == math.huge then return "must be a number of seconds, 0 or more" end
@@ -139,14 +156,35 @@ end
 local function boolean(v)
   if type(v) ~= "boolean" then return "must be a boolean" end
 end
+local function bytes(v)
+  if type(v) ~= "number" or not (v >= 1 and v <= 2 ^ 30) or v ~= math.floor(v) then
+    return "must be a whole number of bytes from 1 to 1073741824 (1 GiB)"
+  end
+end
+local function logger(v)
+  if v ~= false and type(v) ~= "function" then return "must be a function(line, event) or false" end
+end
 
 local LUA_OPTIONS = {
   max_retries = retries,         -- default 2
   retry_unsafe = boolean,        -- default false: see featurebase.retry for why
   max_retry_wait = non_negative, -- default 60: a longer Retry-After returns the 429 instead
   deadline = positive,           -- default none: bounds all attempts and waits together
+  max_request_size = bytes,      -- checked by the encoder before anything is sent
+  log = logger,                  -- one line per attempt; never the key (Lua never holds it)
 }
-local DEFAULTS = { max_retries = 2, retry_unsafe = false, max_retry_wait = 60 }
+local DEFAULTS = { max_retries = 2, retry_unsafe = false, max_retry_wait = 60,
+  max_request_size = core.limits.max_request_size }
+
+-- A name for any key, for messages: tostring could run a hostile __tostring.
+local function key_name(k)
+  return type(k) == "string" and k or ("(a " .. type(k) .. " key)")
+end
+
+-- FEATUREBASE_LOG=debug: the lines go to stderr.
+local function stderr_log(line)
+  io.stderr:write(line, "\n")
+end
 -- Per call, these may be overridden; timeout is passed to the C core for each attempt.
 local CALL_OPTIONS = { timeout = positive, max_retries = retries, retry_unsafe = boolean,
   max_retry_wait = non_negative, deadline = positive }
@@ -163,10 +201,10 @@ local function call_options(self, opts, method, n)
   end
   local o = {}
   for k, v in pairs(self._opts) do o[k] = v end
-  for k, v in pairs(opts) do
+  for k, v in next, opts do -- raw: a __pairs metamethod must not invent options
     local check = CALL_OPTIONS[k]
     if not check then
-      return nil, option_error(tostring(k), "is not a per-call option (timeout, max_retries, retry_unsafe, "
+      return nil, option_error(key_name(k), "is not a per-call option (timeout, max_retries, retry_unsafe, "
         .. "max_retry_wait, deadline)")
     end
     local why = check(v)
@@ -188,6 +226,19 @@ local BLOCKING = {
   now = core.now,
 }
 
+-- One line (and its fields) per attempt for the `log` option: no body, no headers, so no key.
+local function log_attempt(log, path, attempt, started, now, res, err, wait, why)
+  local e = { method = "POST", path = path, attempt = attempt, ms = math.floor((now - started) * 1e6 + 0.5) / 1e3,
+    status = res and res.status, kind = err and err.kind, request_id = res and response_info(res).request_id,
+    retry_in = wait, gave_up = err and not wait and why or nil }
+  local outcome = err and (err.kind .. (e.status and (" " .. e.status) or "")) or tostring(e.status)
+  local line = ("featurebase: POST %s -> %s%s in %.1f ms, attempt %d"):format(path, outcome,
+    e.request_id and (" (" .. e.request_id .. ")") or "", e.ms, attempt)
+  if wait then line = line .. ("; retrying in %.2f s"):format(wait)
+  elseif err then line = line .. "; not retried: " .. tostring(why) end
+  log(line, e)
+end
+
 -- The one request pipeline: send, decode, and retry when that cannot duplicate a message.
 local function run(self, path, body, o, io)
   local start, attempt = io.now(), 0
@@ -199,18 +250,24 @@ local function run(self, path, body, o, io)
       timeout = timeout and math.min(timeout, left) or left
     end
     local value, err, info
+    local began = io.now()
     local res, terr = io.perform(self, path, body, timeout)
     if res then
       info = response_info(res)
       info.attempts = attempt
       value, err = core.decode(res)
-      if value ~= nil then return value, nil, info end
+      if value ~= nil then
+        if o.log then log_attempt(o.log, path, attempt, began, io.now(), res) end
+        return value, nil, info
+      end
     else
       err = terr
     end
     err.attempts = attempt
-    local wait = retry.delay(err, attempt, o, os.time())
-    if not wait or (o.deadline and io.now() - start + wait >= o.deadline) then return nil, err, info end
+    local wait, why = retry.delay(err, attempt, o, os.time())
+    if wait and o.deadline and io.now() - start + wait >= o.deadline then wait, why = nil, "deadline reached" end
+    if o.log then log_attempt(o.log, path, attempt, began, io.now(), res, err, wait, why) end
+    if not wait then return nil, err, info end
     io.sleep(wait)
   end
 end
@@ -229,7 +286,7 @@ end
 
 -- createdAt may also be a Lua time: the C validator takes strings, so convert on a copy first.
 -- Raw access, like the validator: a metatable never supplies or hides a field.
-local function encode_create(params)
+local function encode_create(params, max_request_size)
   local t = rawget(params, "createdAt")
   if type(t) == "number" then
     local iso = M.iso8601(t)
@@ -242,7 +299,7 @@ local function encode_create(params)
     copy.createdAt = iso
     params = copy
   end
-  return core.encode_create(params)
+  return core.encode_create(params, max_request_size)
 end
 
 --- Creates a client. The API key is kept only inside the C object: it never shows in
@@ -256,7 +313,7 @@ function M.new(opts)
   end
   local c_opts, lua_opts = {}, {}
   for k, v in pairs(DEFAULTS) do lua_opts[k] = v end
-  for k, v in pairs(opts or {}) do
+  for k, v in next, opts or {} do -- raw: a __pairs metamethod must not invent options
     if LUA_OPTIONS[k] then
       local why = LUA_OPTIONS[k](v)
       if why then return nil, option_error(k, why) end
@@ -267,8 +324,12 @@ function M.new(opts)
   end
   if c_opts.api_key == nil then c_opts.api_key = env("FEATUREBASE_API_KEY") end
   if c_opts.base_url == nil then c_opts.base_url = env("FEATUREBASE_BASE_URL") end
+  if lua_opts.log == nil and env("FEATUREBASE_LOG") == "debug" then lua_opts.log = stderr_log end
+  if lua_opts.log == false then lua_opts.log = nil end
   local handle, err = core.new(c_opts)
   if not handle then return nil, err end
+  -- the per-attempt timeout the pipeline passes down; a deadline only ever shortens it
+  lua_opts.timeout = c_opts.timeout or core.limits.timeout
   return setmetatable({ _core = handle, _opts = lua_opts }, Client)
 end
 
@@ -283,7 +344,7 @@ function Client:create_conversation(params, opts)
   check_params(params, "create_conversation", 1)
   local o, oerr = call_options(self, opts, "create_conversation", 2)
   if not o then return nil, oerr, nil end
-  local path, body = encode_create(params)
+  local path, body = encode_create(params, o.max_request_size)
   if not path then return nil, body, nil end
   return run(self, path, body, o, BLOCKING)
 end
@@ -300,7 +361,7 @@ function Client:reply(conversation_id, params, opts)
   check_params(params, "reply", 2)
   local o, oerr = call_options(self, opts, "reply", 3)
   if not o then return nil, oerr, nil end
-  local path, body = core.encode_reply(conversation_id, params)
+  local path, body = core.encode_reply(conversation_id, params, o.max_request_size)
   if not path then return nil, body, nil end
   return run(self, path, body, o, BLOCKING)
 end

@@ -144,3 +144,72 @@ describe("retries over HTTP", function()
     assert.are.equal(0, #srv:requests())
   end)
 end)
+
+describe("debug log", function()
+  local srv
+
+  setup(function() srv = H.server() end)
+  teardown(function() if srv then srv:stop() end end)
+  before_each(function() srv:reset() end)
+
+  it("calls `log` once per attempt with a line and the event's fields", function()
+    local lines, events = {}, {}
+    local c = H.client(srv, { log = function(line, e)
+      lines[#lines + 1] = line
+      events[#events + 1] = e
+    end })
+    srv:script({ "429,retry-after=0" })
+    local conv = assert(c:create_conversation(H.contact_create()))
+    assert.are.equal(2, #lines)
+    assert.truthy(lines[1]:find("^featurebase: POST /v2/conversations %-> http 429 %(req_%d+%) in [%d.]+ ms, "
+      .. "attempt 1; retrying in 0%.00 s$"), lines[1])
+    assert.truthy(lines[2]:find("^featurebase: POST /v2/conversations %-> 201 %(req_%d+%) in [%d.]+ ms, attempt 2$"),
+      lines[2])
+    assert.are.equal("POST", events[1].method)
+    assert.are.equal("/v2/conversations", events[1].path)
+    assert.are.equal(429, events[1].status)
+    assert.are.equal("http", events[1].kind)
+    assert.are.equal(0, events[1].retry_in)
+    assert.are.equal(1, events[1].attempt)
+    assert.are.equal(2, events[2].attempt)
+    assert.are.equal(201, events[2].status)
+    assert.is_nil(events[2].kind)
+    assert.is_true(events[2].ms >= 0 and events[2].ms < 5000)
+
+    c:reply(conv.id .. "x", H.admin_reply())
+    assert.truthy(lines[3]:find("/reply -> http 404", 1, true), lines[3])
+    assert.truthy(lines[3]:find("not retried: not retryable", 1, true), lines[3])
+    assert.are.equal("not retryable", events[3].gave_up)
+    -- nothing sent, nothing logged
+    c:reply("../x", H.admin_reply())
+    assert.are.equal(3, #lines)
+    c:close()
+  end)
+
+  it("logs network failures, with the reason a retry stopped", function()
+    local lines = {}
+    local c = H.client(srv, { base_url = "http://127.0.0.1:1", max_retries = 1,
+      log = function(line) lines[#lines + 1] = line end })
+    c:create_conversation(H.contact_create())
+    assert.are.equal(2, #lines)
+    assert.truthy(lines[1]:find("-> network in", 1, true), lines[1])
+    assert.truthy(lines[2]:find("not retried: retries exhausted", 1, true), lines[2])
+    c:close()
+  end)
+
+  it("writes to stderr with FEATUREBASE_LOG=debug, and log = false silences it", function()
+    local function code(log)
+      return [[
+      local c = assert(require("featurebase").new{ api_key = "]] .. H.KEY .. [[", base_url = "]] .. srv.url .. [[",
+        log = ]] .. log .. [[ })
+      assert(c:create_conversation{ from = { type = "contact", id = "]] .. H.CONTACT .. [[" }, bodyMarkdown = "x" })
+      io.stdout:write("done")]]
+    end
+    local out = H.run_lua("FEATUREBASE_LOG=debug", code("nil"))
+    assert.truthy(out:find("^featurebase: POST /v2/conversations %-> 201 %(req_%d+%) in [%d.]+ ms, attempt 1\ndone$"),
+      out)
+    assert.are.equal("done", H.run_lua("FEATUREBASE_LOG=debug", code("false")))
+    assert.are.equal("done", H.run_lua("FEATUREBASE_LOG=info", code("nil")))
+    assert.are.equal("done", H.run_lua("", code("nil")))
+  end)
+end)

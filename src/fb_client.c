@@ -12,9 +12,12 @@
 
 #define DEFAULT_TIMEOUT_MS 30000L
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000L
+#define MAX_KEY_LEN 1024      /* real keys are a few dozen characters; this only stops absurd input */
+#define MAX_URL_LEN 2048
+#define MAX_BYTES_OPTION (1024.0 * 1024 * 1024) /* max_response_size: at most 1 GiB */
 
 static const char *const option_keys[] = {"api_key", "base_url", "version", "timeout", "connect_timeout",
-                                          "allow_insecure_http", NULL};
+                                          "allow_insecure_http", "stall_timeout", "max_response_size", NULL};
 
 fb_client *fb_client_check(lua_State *L, int i) {
     fb_client *c = (fb_client *)luaL_checkudata(L, i, FB_CLIENT_MT);
@@ -47,12 +50,38 @@ static int option_error(lua_State *L, const char *field, const char *msg) {
     return 2;
 }
 
-/* http:// carries the key in clear text: only to this machine unless the caller says so. */
+/* 127.d.d.d, each part 0-255: the whole host, so 127.0.0.1.evil.example is not loopback. */
+static int is_ipv4_loopback(const char *h, size_t n) {
+    int parts = 0, value = -1;
+    size_t i;
+    if (n < 4 || strncmp(h, "127.", 4) != 0) return 0;
+    for (i = 0; i <= n; i++) {
+        if (i == n || h[i] == '.') {
+            if (value < 0 || value > 255) return 0;
+            parts++;
+            value = -1;
+        } else if (h[i] >= '0' && h[i] <= '9' && value < 1000) {
+            value = (value < 0 ? 0 : value * 10) + (h[i] - '0');
+        } else return 0;
+    }
+    return parts == 4;
+}
+
+/* http:// carries the key in clear text: only to this machine unless the caller says so.
+ * The host is compared whole: localhost.evil.example or 127.0.0.1.evil.example are not loopback. */
 static int is_loopback_url(const char *url) {
     const char *host = url + 7; /* after "http://" */
-    size_t n = strcspn(host, ":/?#");
-    if (host[0] == '[') return strncmp(host, "[::1]", 5) == 0;
-    return (n == 9 && strncmp(host, "localhost", 9) == 0) || strncmp(host, "127.", 4) == 0;
+    size_t n;
+    if (host[0] == '[') return strncmp(host, "[::1]", 5) == 0 && strchr(":/", host[5]);
+    n = strcspn(host, ":/?#");
+    return (n == 9 && strncmp(host, "localhost", 9) == 0) || is_ipv4_loopback(host, n);
+}
+
+static int is_ascii_printable(const char *s, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f) return 0;
+    return 1;
 }
 
 static const char *check_base_url(const char *s, size_t n) {
@@ -60,7 +89,9 @@ static const char *check_base_url(const char *s, size_t n) {
     if (n >= 7 && strncmp(s, "http://", 7) == 0) host = s + 7;
     else if (n >= 8 && strncmp(s, "https://", 8) == 0) host = s + 8;
     else return "must start with https:// (or http://)";
+    if (n > MAX_URL_LEN) return "is too long (at most 2048 characters)";
     if (fb_validate_header_value(s, n) || memchr(s, ' ', n)) return "must not contain spaces or control characters";
+    if (!is_ascii_printable(s, n)) return "must be ASCII (write an international host name in punycode)";
     if (*host == '\0' || *host == '/') return "must name a host";
     if (memchr(host, '@', n - (size_t)(host - s))) return "must not carry credentials (user:pass@); use api_key";
     if (strpbrk(host, "?#")) return "must not have a query or fragment";
@@ -80,12 +111,25 @@ static int seconds_option(lua_State *L, int opts, const char *name, long *ms) {
     return 1;
 }
 
-/* core.new{api_key=, base_url=, version=, timeout=, connect_timeout=, allow_insecure_http=}
- * -> client | nil, err. Everything is checked before curl is touched. */
+/* Reads a whole number of bytes from 1 to MAX_BYTES_OPTION. */
+static int bytes_option(lua_State *L, int opts, const char *name, size_t *bytes) {
+    lua_Number v;
+    lua_getfield(L, opts, name);
+    if (lua_isnil(L, -1)) { lua_pop(L, 1); return 1; }
+    if (lua_type(L, -1) != LUA_TNUMBER) return 0;
+    v = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    if (!(v >= 1 && v <= MAX_BYTES_OPTION) || v != floor(v)) return 0;
+    *bytes = (size_t)v;
+    return 1;
+}
+
+/* core.new{api_key=, base_url=, version=, timeout=, connect_timeout=, allow_insecure_http=,
+ * stall_timeout=, max_response_size=} -> client | nil, err. Everything is checked before curl is touched. */
 static int fb_client_new(lua_State *L) {
     const char *key, *url, *version, *why;
-    size_t keylen, urllen, vlen;
-    long timeout_ms = DEFAULT_TIMEOUT_MS, connect_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+    size_t keylen, urllen, vlen, max_response = FB_DEFAULT_MAX_RESPONSE;
+    long timeout_ms = DEFAULT_TIMEOUT_MS, connect_ms = DEFAULT_CONNECT_TIMEOUT_MS, stall_ms = FB_DEFAULT_STALL_MS;
     fb_client *c;
     curl_version_info_data *cv;
     int i;
@@ -100,16 +144,20 @@ static int fb_client_new(lua_State *L) {
         if (!option_keys[i]) {
             const char *name = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(a non-string key)";
             return option_error(L, name, "is not a known client option (api_key, base_url, version, timeout, "
-                                         "connect_timeout, allow_insecure_http)");
+                                         "connect_timeout, stall_timeout, max_response_size, allow_insecure_http, "
+                                         "max_retries, retry_unsafe, max_retry_wait, deadline, max_request_size, log)");
         }
     }
 
     lua_getfield(L, 1, "api_key");
+    if (lua_isnil(L, -1)) return option_error(L, "api_key", "is required: pass api_key or set FEATUREBASE_API_KEY");
     if (lua_type(L, -1) != LUA_TSTRING)
-        return option_error(L, "api_key", "is required: pass api_key or set FEATUREBASE_API_KEY");
+        return option_error(L, "api_key", lua_pushfstring(L, "must be a string, got %s", luaL_typename(L, -1)));
     key = lua_tolstring(L, -1, &keylen);
     if ((why = fb_validate_header_value(key, keylen)) || memchr(key, ' ', keylen))
         return option_error(L, "api_key", why ? why : "must not contain spaces");
+    if (keylen > MAX_KEY_LEN) return option_error(L, "api_key", "is too long (at most 1024 characters)");
+    if (!is_ascii_printable(key, keylen)) return option_error(L, "api_key", "must be printable ASCII");
 
     lua_getfield(L, 1, "base_url");
     if (lua_isnil(L, -1)) { lua_pop(L, 1); lua_pushliteral(L, FB_DEFAULT_BASE_URL); }
@@ -128,6 +176,7 @@ static int fb_client_new(lua_State *L) {
     if (lua_isnil(L, -1)) { lua_pop(L, 1); lua_pushliteral(L, FB_DEFAULT_VERSION); }
     if (lua_type(L, -1) != LUA_TSTRING) return option_error(L, "version", "must be a string such as " FB_DEFAULT_VERSION);
     version = lua_tolstring(L, -1, &vlen);
+    if (vlen > 64) return option_error(L, "version", "is too long (at most 64 characters)");
     if ((why = fb_validate_version(version, vlen))) return option_error(L, "version", why);
 
     if (!seconds_option(L, 1, "timeout", &timeout_ms))
@@ -135,6 +184,10 @@ static int fb_client_new(lua_State *L) {
     if (!seconds_option(L, 1, "connect_timeout", &connect_ms))
         return option_error(L, "connect_timeout", "must be a number of seconds greater than 0");
     if (connect_ms > timeout_ms) connect_ms = timeout_ms;
+    if (!seconds_option(L, 1, "stall_timeout", &stall_ms))
+        return option_error(L, "stall_timeout", "must be a number of seconds greater than 0");
+    if (!bytes_option(L, 1, "max_response_size", &max_response))
+        return option_error(L, "max_response_size", "must be a whole number of bytes from 1 to 1073741824 (1 GiB)");
 
     /* The userdata exists (zeroed, with __gc) before any resource is attached to it. */
     c = (fb_client *)lua_newuserdata(L, sizeof *c);
@@ -143,6 +196,8 @@ static int fb_client_new(lua_State *L) {
     lua_setmetatable(L, -2);
     c->timeout_ms = timeout_ms;
     c->connect_timeout_ms = connect_ms;
+    c->stall_ms = stall_ms;
+    c->max_response = max_response;
 
     c->base_url = (char *)malloc(urllen + 1);
     if (!c->base_url) return luaL_error(L, "featurebase: not enough memory");
@@ -174,6 +229,7 @@ static int fb_client_new(lua_State *L) {
     lua_pop(L, 2);
     if (!c->headers || !fb_conn_open(&c->conn, c->headers, c->connect_timeout_ms))
         return luaL_error(L, "featurebase: could not set up libcurl (out of memory)");
+    fb_conn_limits(&c->conn, c->max_response, c->stall_ms);
     return 1;
 }
 
@@ -213,4 +269,12 @@ void fb_client_init(lua_State *L) {
     lua_pop(L, 1);
     lua_pushcfunction(L, fb_client_new);
     lua_setfield(L, -2, "new");
+    /* core.limits: the defaults, for the wrapper, the README's table and the tests */
+    lua_newtable(L);
+    lua_pushnumber(L, DEFAULT_TIMEOUT_MS / 1000.0); lua_setfield(L, -2, "timeout");
+    lua_pushnumber(L, DEFAULT_CONNECT_TIMEOUT_MS / 1000.0); lua_setfield(L, -2, "connect_timeout");
+    lua_pushnumber(L, FB_DEFAULT_STALL_MS / 1000.0); lua_setfield(L, -2, "stall_timeout");
+    lua_pushinteger(L, (lua_Integer)FB_DEFAULT_MAX_RESPONSE); lua_setfield(L, -2, "max_response_size");
+    lua_pushinteger(L, (lua_Integer)FB_DEFAULT_MAX_REQUEST); lua_setfield(L, -2, "max_request_size");
+    lua_setfield(L, -2, "limits");
 }

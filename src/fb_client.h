@@ -10,7 +10,8 @@ typedef struct fb_client {
     fb_conn conn;                 /* the blocking calls' connection, kept alive between calls */
     struct curl_slist *headers;   /* Authorization (the only place the key lives), Content-Type, ... */
     char *base_url;               /* without a trailing slash */
-    long timeout_ms, connect_timeout_ms;
+    long timeout_ms, connect_timeout_ms, stall_ms;
+    size_t max_response;          /* bytes of response body */
 } fb_client;
 
 fb_client *fb_client_check(lua_State *L, int i);

@@ -1,18 +1,63 @@
 #include <ctype.h>
 #include <string.h>
+#include <time.h>
 #include "fb_http.h"
 #include "fb_error.h"
 
-/* libcurl callbacks: they only copy bytes, never call Lua, so no error can longjmp through curl. */
+static double monotonic(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* libcurl callbacks: they only copy bytes, never call Lua, so no error can longjmp through curl.
+ * Returning less than asked aborts the transfer, and curl then drops the connection. */
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
     fb_conn *k = (fb_conn *)ud;
+    if (size * n > k->max_body - k->body.len) { /* body.len <= max_body always holds */
+        k->too_big = 1;
+        return 0;
+    }
     return fb_buf_add(&k->body, p, size * n) ? size * n : 0;
 }
 
 static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     fb_conn *k = (fb_conn *)ud;
     if (size * n >= 5 && memcmp(p, "HTTP/", 5) == 0) k->head.len = 0; /* keep the last response only */
+    if (size * n > FB_MAX_HEAD - k->head.len) {
+        k->too_big = 2;
+        return 0;
+    }
     return fb_buf_add(&k->head, p, size * n) ? size * n : 0;
+}
+
+/* The stall watch: curl calls this often while bytes move and about once a second when none do.
+ * The clock starts at the first byte sent (connecting has its own timeout). */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
+    fb_conn *k = (fb_conn *)ud;
+    double now;
+    (void)dltotal;
+    (void)ultotal;
+    if (dlnow == 0 && ulnow == 0) return 0;
+    now = monotonic();
+    if (dlnow != k->last_dl || ulnow != k->last_ul || k->last_move == 0) {
+        k->last_dl = dlnow;
+        k->last_ul = ulnow;
+        k->last_move = now;
+        return 0;
+    }
+    if ((now - k->last_move) * 1000 >= (double)k->stall_ms) {
+        k->stalled = 1;
+        return 1;
+    }
+    return 0;
+}
+
+void fb_conn_limits(fb_conn *k, size_t max_body, long stall_ms) {
+    k->max_body = max_body;
+    k->stall_ms = stall_ms;
+    /* with a Content-Length, curl refuses a too large body before reading any of it */
+    curl_easy_setopt(k->easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max_body);
 }
 
 int fb_conn_open(fb_conn *k, struct curl_slist *headers, long connect_timeout_ms) {
@@ -33,6 +78,10 @@ int fb_conn_open(fb_conn *k, struct curl_slist *headers, long connect_timeout_ms
     curl_easy_setopt(e, CURLOPT_HEADERDATA, k);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, k->errbuf);
     curl_easy_setopt(e, CURLOPT_PRIVATE, k);
+    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(e, CURLOPT_XFERINFODATA, k);
+    fb_conn_limits(k, FB_DEFAULT_MAX_RESPONSE, FB_DEFAULT_STALL_MS);
     return 1;
 }
 
@@ -40,6 +89,9 @@ int fb_conn_prepare(fb_conn *k, const char *base, const char *path, const char *
                     long timeout_ms) {
     k->url.len = k->req.len = k->body.len = k->head.len = 0;
     k->errbuf[0] = '\0';
+    k->last_move = 0;
+    k->last_dl = k->last_ul = 0;
+    k->too_big = k->stalled = 0;
     if (!fb_buf_addstr(&k->url, base) || !fb_buf_addstr(&k->url, path) || !fb_buf_add(&k->url, "", 1) ||
         !fb_buf_add(&k->req, body, n) || !fb_buf_add(&k->req, "", 1))
         return 0;
@@ -103,11 +155,34 @@ int fb_conn_request_sent(fb_conn *k, CURLcode rc) {
 int fb_conn_push_result(lua_State *L, fb_conn *k, CURLcode rc) {
     long status = 0;
     if (rc != CURLE_OK) {
-        const char *detail = k->errbuf[0] ? k->errbuf : curl_easy_strerror(rc);
+        const char *detail = k->errbuf[0] ? k->errbuf : curl_easy_strerror(rc), *limit = NULL;
+        int timeout = rc == CURLE_OPERATION_TIMEDOUT;
+        if (k->stalled) {
+            detail = lua_pushfstring(L, "no byte moved for %d ms (stall_timeout)", (int)k->stall_ms);
+            timeout = 1;
+            limit = "stall_timeout";
+        } else if (k->too_big == 2) {
+            detail = lua_pushfstring(L, "the response headers are larger than %d bytes", (int)FB_MAX_HEAD);
+            limit = "max_response_size";
+        } else if (k->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
+            detail = lua_pushfstring(L, "the response body is larger than max_response_size (%d bytes); "
+                                        "the connection was dropped", (int)k->max_body);
+            limit = "max_response_size";
+        } else lua_pushnil(L);
         lua_pushnil(L);
-        fb_error_push(L, rc == CURLE_OPERATION_TIMEDOUT ? "timeout" : "network",
+        fb_error_push(L, timeout ? "timeout" : "network",
                       lua_pushfstring(L, "request to %s failed: %s", k->url.data, detail));
         lua_remove(L, -2);
+        lua_remove(L, -3); /* the detail */
+        if (limit) {
+            fb_error_setfield(L, "limit", limit);
+            /* an answer came, too big: its status says whether the server acted (e.g. 201) */
+            curl_easy_getinfo(k->easy, CURLINFO_RESPONSE_CODE, &status);
+            if (status > 0) {
+                lua_pushinteger(L, (lua_Integer)status);
+                lua_setfield(L, -2, "status");
+            }
+        }
         lua_pushinteger(L, (lua_Integer)rc);
         lua_setfield(L, -2, "curl_code");
         lua_pushboolean(L, fb_conn_request_sent(k, rc));

@@ -6,14 +6,27 @@
 #include <curl/curl.h>
 #include "fb_buf.h"
 
+/* Defaults of the limits every transfer gets (fb_conn_limits changes them per connection). */
+#define FB_DEFAULT_MAX_RESPONSE (16u * 1024 * 1024) /* bytes of response body */
+#define FB_DEFAULT_STALL_MS 15000L                  /* no byte moving for this long aborts */
+#define FB_MAX_HEAD (256u * 1024)                   /* bytes of response header lines */
+
 typedef struct fb_conn {
     CURL *easy;
     fb_buf url, req, body, head; /* request URL and body; response body and header lines */
     char errbuf[CURL_ERROR_SIZE];
+    size_t max_body;             /* response body limit: past it the transfer is aborted */
+    long stall_ms;               /* abort when no byte moved for this long */
+    /* per transfer, reset by fb_conn_prepare: */
+    double last_move;            /* monotonic seconds when a byte last moved; 0 before the first */
+    curl_off_t last_dl, last_ul;
+    int too_big, stalled;        /* why a callback aborted the transfer */
 } fb_conn;
 
 /* Creates the easy handle with the options every request shares. Returns 0 when out of memory. */
 int fb_conn_open(fb_conn *k, struct curl_slist *headers, long connect_timeout_ms);
+/* Sets the response size limit (bytes) and the stall timeout (ms) of this connection. */
+void fb_conn_limits(fb_conn *k, size_t max_body, long stall_ms);
 /* Readies one POST of body to url (both copied into the conn). Returns 0 when out of memory. */
 int fb_conn_prepare(fb_conn *k, const char *base, const char *path, const char *body, size_t n,
                     long timeout_ms);

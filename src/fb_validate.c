@@ -1,3 +1,4 @@
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 typedef struct vctx {
     lua_State *L;
     fb_buf *out;
+    size_t limit; /* max_request_size: the body may not grow past it */
     int oom;
     char field[128];
     char msg[384];
@@ -236,12 +238,33 @@ static int get(lua_State *L, int t, const char *name) {
     return lua_type(L, -1);
 }
 
+/* Bytes s takes in JSON, quotes and escapes included. */
+static size_t json_size(const char *s, size_t n) {
+    size_t i, m = n + 2;
+    for (i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '"' || ch == '\\' || ch == '\n' || ch == '\r' || ch == '\t' || ch == '\b' || ch == '\f') m += 1;
+        else if (ch < 0x20 || ch == 0x7f) m += 5;
+    }
+    return m;
+}
+
+/* Whether a string of n bytes still fits in the body: checked before anything is scanned or
+ * copied, so a 50 MiB string costs nothing. The body written so far counts too. */
+static int fits(vctx *c, const char *path, const char *s, size_t n) {
+    size_t room = c->limit - (c->out->len < c->limit ? c->out->len : c->limit);
+    if (n + 2 <= room && (n < room / 6 || json_size(s, n) <= room)) return 1;
+    return fail(c, path, "is too large: the request body would pass max_request_size (%lu bytes)",
+                (unsigned long)c->limit);
+}
+
 /* A string that is valid UTF-8 with no NUL byte; its length in code points goes to *cps. */
 static int check_text(vctx *c, int i, const char *path, const char **s, size_t *n, long *cps) {
     long len;
     if (lua_type(c->L, i) != LUA_TSTRING)
         return fail(c, path, "must be a string, got %s", luaL_typename(c->L, i));
     *s = lua_tolstring(c->L, i, n);
+    if (!fits(c, path, *s, *n)) return 0;
     if (memchr(*s, '\0', *n)) return fail(c, path, "must not contain NUL bytes");
     len = utf8_length((const unsigned char *)*s, *n);
     if (len < 0) return fail(c, path, "must be valid UTF-8");
@@ -485,15 +508,20 @@ static int validate_reply(vctx *c, int p) {
     return emit(c, "}");
 }
 
-/* Runs a validator over the params at index p; on success pushes the body, else nil, err. */
-static int run(lua_State *L, int p, int (*validate)(vctx *, int)) {
+/* Runs a validator over the params at index p; on success pushes the body, else nil, err.
+ * limit is max_request_size in bytes. */
+static int run(lua_State *L, int p, int (*validate)(vctx *, int), size_t limit) {
     vctx c;
     int base = lua_gettop(L), ok;
     memset(&c, 0, sizeof c);
     c.L = L;
+    c.limit = limit;
     luaL_checkstack(L, 24, "featurebase: params nested too deeply");
     c.out = fb_buf_scratch(L);
     ok = validate(&c, p);
+    if (ok && c.out->len > limit) /* the few bytes of keys and brackets after the last string */
+        ok = fail(&c, "params", "make a request body of %lu bytes, more than max_request_size (%lu bytes)",
+                  (unsigned long)c.out->len, (unsigned long)limit);
     lua_settop(L, base); /* drop what the checks left behind */
     if (!ok) {
         if (c.oom) return luaL_error(L, "featurebase: not enough memory to build the request");
@@ -502,22 +530,33 @@ static int run(lua_State *L, int p, int (*validate)(vctx *, int)) {
         return 2;
     }
     lua_pushlstring(L, c.out->data, c.out->len);
+    if (c.out->cap > 1024 * 1024) fb_buf_free(c.out); /* one big body must not pin its memory for ever */
     return 1;
 }
 
-/* core.encode_create(params) -> path, body | nil, err */
+/* The optional max_request_size argument at index i: a whole number of bytes >= 1. */
+static size_t max_request_arg(lua_State *L, int i) {
+    lua_Number v;
+    if (lua_isnoneornil(L, i)) return FB_DEFAULT_MAX_REQUEST;
+    v = luaL_checknumber(L, i);
+    luaL_argcheck(L, v >= 1 && v == floor(v), i, "max_request_size must be a whole number of bytes >= 1");
+    return v >= (lua_Number)((size_t)-1 / 2) ? (size_t)-1 / 2 : (size_t)v;
+}
+
+/* core.encode_create(params [, max_request_size]) -> path, body | nil, err */
 static int fb_validate_encode_create(lua_State *L) {
+    size_t limit = max_request_arg(L, 2);
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
     lua_pushliteral(L, "/v2/conversations");
-    run(L, 1, validate_create);
+    run(L, 1, validate_create, limit);
     return 2; /* path, body or nil, err: both are the top two */
 }
 
-/* core.encode_reply(conversation_id, params) -> path, body | nil, err */
+/* core.encode_reply(conversation_id, params [, max_request_size]) -> path, body | nil, err */
 static int fb_validate_encode_reply(lua_State *L) {
     const char *id;
-    size_t n;
+    size_t n, limit = max_request_arg(L, 3);
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_settop(L, 2);
     if (lua_type(L, 1) != LUA_TSTRING) {
@@ -533,7 +572,7 @@ static int fb_validate_encode_reply(lua_State *L) {
         return 2;
     }
     lua_pushfstring(L, "/v2/conversations/%s/reply", id);
-    run(L, 2, validate_reply);
+    run(L, 2, validate_reply, limit);
     return 2;
 }
 

@@ -5,6 +5,12 @@
 
 #include "fb_compat.h"
 
+/* Default request body limit. The answer echoes bodyMarkdown up to four times (source and first
+ * part, as markdown and as HTML), so a request must stay well under a quarter of the response
+ * limit (16 MiB) for its answer to be readable; 1 MiB is far above any chat message and still
+ * holds an inline base64 image of ~700 KB. A runaway (a file pasted in) fails before any upload. */
+#define FB_DEFAULT_MAX_REQUEST (1024u * 1024)
+
 /* Adds encode_create, encode_reply and rules to the module table at the top of the stack. */
 void fb_validate_init(lua_State *L);
 

@@ -202,9 +202,9 @@ local function encode(fb, client, method, id, params, opts)
   if not o then return nil, oerr end
   local path, body
   if method == "create_conversation" then
-    path, body = fb._encode_create(params) -- createdAt may be a Lua time
+    path, body = fb._encode_create(params, o.max_request_size) -- createdAt may be a Lua time
   else
-    path, body = core.encode_reply(id, params)
+    path, body = core.encode_reply(id, params, o.max_request_size)
   end
   if not path then return nil, body end
   return path, body, o

@@ -327,7 +327,7 @@ function Client:create_conversation(params, opts)
   check_params(params, "create_conversation", 1)
   local o, oerr = featurebase._call_options(self, opts, "create_conversation", 2)
   if not o then return nil, oerr, nil end
-  local path, body = featurebase._encode_create(params) -- createdAt may be a Lua time
+  local path, body = featurebase._encode_create(params, o.max_request_size) -- createdAt may be a Lua time
   if not path then return nil, body, nil end
   return featurebase._run(self, path, body, o, COSOCKET_IO)
 end
@@ -345,7 +345,7 @@ function Client:reply(conversation_id, params, opts)
   check_params(params, "reply", 2)
   local o, oerr = featurebase._call_options(self, opts, "reply", 3)
   if not o then return nil, oerr, nil end
-  local path, body = core.encode_reply(conversation_id, params)
+  local path, body = core.encode_reply(conversation_id, params, o.max_request_size)
   if not path then return nil, body, nil end
   return featurebase._run(self, path, body, o, COSOCKET_IO)
 end

@@ -53,6 +53,9 @@ end
 ---@param retry_unsafe boolean
 ---@return boolean
 function M.retryable(err, retry_unsafe)
+  -- the server answered (and may have acted) with more than max_response_size: asking again
+  -- would only bring the same oversized answer
+  if err.limit == "max_response_size" then return false end
   if err.kind == "http" then
     if err.status == 429 then return true end
     return retry_unsafe and UNSAFE_STATUS[err.status] or false

@@ -152,6 +152,7 @@ local function write_conf(dir, o)
     "  lua_shared_dict fb " .. o.shm .. ";",
     "  lua_shared_dict fb_ids 1m;",
     "  server_tokens off;",
+    "  lua_check_client_abort on;",  -- lets the hang mode end when the client gives up
     "  keepalive_requests 1000000;",
     "  init_by_lua_block {",
     '    require("featurebase.testing.server").configure({ api_key_hex = "' .. key_hex .. '", record = '

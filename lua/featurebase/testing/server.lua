@@ -20,13 +20,23 @@
 -- Misbehaviour switch: request header `X-Fb-Test: <mode>[,<mode>...]` (only this fake honours it), or
 -- the same list in a path prefix, `/__fb/mode/<mode>[,<mode>...]/v2/...`, for a client's base_url:
 --   delay=<ms>        sleep, then go on (combine with any mode below, or answer normally)
+--   hang              never answer (until the client gives up; at most 60 s, then close)
 --   close             close the connection without answering (ngx.exit(444))
 --   status=<code>     answer <code> with a Featurebase error body
 --   429               same as status=429 (type rate_limit_error, X-RateLimit-Remaining: 0)
---   retry-after=<s>   add `Retry-After: <s>` to the error answer
+--   retry-after=<s>   add `Retry-After: <s>` to the error answer; `date+<s>`: as an HTTP date <s> s ahead
+--   reset=<s>         X-RateLimit-Reset <s> seconds from now (instead of the next minute)
 --   malformed         201 with a truncated, invalid JSON body
 --   html              502 with a text/html proxy error page
 --   empty             201 with an empty body
+--   big=<bytes>       201 with a valid JSON object of that many bytes, streamed 64 KiB at a time
+-- Delivery modes change how any answer above (or the normal one) goes out:
+--   close-mid         send the headers (with the full Content-Length) and half the body, then close
+--   trickle=<ms>      send the body in 8 pieces, <ms> apart
+--   chunked           no Content-Length: HTTP/1.1 chunked transfer (with big: the size is unknown up front)
+--   ctype=<type>      this Content-Type instead, e.g. ctype=text/plain on a normal 201 JSON answer
+--                     (in a base_url prefix write the slash as %2F: /__fb/mode/ctype=text%2Fplain/v2/...)
+-- Modes combine, e.g. `status=503,trickle=200` or `429,retry-after=date+1`.
 -- An unknown mode answers 400 code "invalid_test_mode" so typos don't pass silently.
 -- The request is recorded before the switch applies, so retries can be counted.
 
@@ -442,42 +452,118 @@ local function record(rid, method, path, query, headers, body)
   if n > LOG_CAP then dict:delete("log:" .. (n - LOG_CAP)) end
 end
 
--- returns status, body, content-type, extra headers; nil to carry on normally
+-- How an answer goes out, for the delivery modes (trickle, close-mid, big, chunked, ctype).
+local BIG_CHUNK = string.rep("x", 65536)
+
+-- Writes and flushes; false once the client is gone (then the handler just stops).
+local function put(s)
+  ngx.print(s)
+  return ngx.flush(true) ~= nil
+end
+
+-- Closes the connection now, whatever was sent: 444 is nginx's "close without a response".
+local function drop()
+  return ngx.exit(444)
+end
+
+-- A 201 JSON object of exactly n bytes (at least its skeleton's size), streamed 64 KiB at a time
+-- so 50 MiB never sit in memory at once.
+local function send_big(n)
+  local head, tail = '{"object":"conversation","id":"1","state":"open","pad":"', '"}'
+  local pad = math.max(0, n - #head - #tail)
+  if not put(head) then return end
+  while pad > 0 do
+    local k = math.min(pad, #BIG_CHUNK)
+    if not put(k == #BIG_CHUNK and BIG_CHUNK or BIG_CHUNK:sub(1, k)) then return end
+    pad = pad - k
+  end
+  put(tail)
+end
+
+local function deliver(status, body, ctype, extra, how)
+  ngx.status = status
+  local h = ngx.header
+  h["Content-Type"] = how.ctype or ctype or "application/json"
+  if not how.chunked then  -- without a length, nginx sends HTTP/1.1 chunked
+    h["Content-Length"] = how.big and math.max(how.big, 58) or #body
+  end
+  if extra then for k, v in pairs(extra) do h[k] = v end end
+  if how.big then return send_big(how.big) end
+  if how.close_mid then
+    put(body:sub(1, math.floor(#body / 2)))
+    return drop()
+  end
+  if how.trickle then
+    local step = math.max(1, math.ceil(#body / 8))
+    for i = 1, #body, step do
+      if i > 1 then ngx.sleep(how.trickle / 1000) end
+      if not put(body:sub(i, i + step - 1)) then return end
+    end
+    return
+  end
+  ngx.print(body)
+end
+
+-- Reads the modes: returns an answer (status, body, content-type, extra headers) or nil to answer
+-- normally, and the delivery options either way.
 local function misbehave(modes)
   local answer, retry_after
+  local how = {}
   for mode in modes:gmatch("[^,]+") do
     mode = mode:match("^%s*(.-)%s*$")
     local k, v = mode:match("^([%w%-]+)=(.*)$")
     k = k or mode
     if k == "delay" and tonumber(v) then
       ngx.sleep(tonumber(v) / 1000)
-    elseif k == "close" then
-      answer = "close"
+    elseif k == "close" or k == "hang" then
+      answer = k
     elseif k == "status" and tonumber(v) then
       answer = answer or tonumber(v)
     elseif k == "429" then
       answer = answer or 429
     elseif k == "retry-after" and v then
-      retry_after = v
+      -- date+<s>: an HTTP date <s> seconds from now (a literal date's comma would split the list)
+      local ahead = v:match("^date([+-]%d+)$")
+      retry_after = ahead and ngx.http_time(ngx.time() + tonumber(ahead)) or v
+    elseif k == "reset" and tonumber(v) then
+      ngx.header["X-RateLimit-Reset"] = ngx.time() + tonumber(v)
     elseif k == "malformed" or k == "html" or k == "empty" then
       answer = answer or k
+    elseif k == "big" and tonumber(v) then
+      how.big = math.floor(tonumber(v))
+      answer = answer or "big"
+    elseif k == "trickle" and tonumber(v) then
+      how.trickle = tonumber(v)
+    elseif k == "ctype" and v and v ~= "" then
+      how.ctype = v
+    elseif k == "close-mid" or k == "chunked" then
+      how[k == "close-mid" and "close_mid" or "chunked"] = true
     elseif mode ~= "" then
-      return 400, err_body(400, "invalid_request_error", "invalid_test_mode", "Unknown X-Fb-Test mode: " .. mode)
+      return 400, err_body(400, "invalid_request_error", "invalid_test_mode", "Unknown X-Fb-Test mode: " .. mode), nil,
+        nil, {}
     end
   end
-  if answer == "close" then return ngx.exit(444) end
-  if answer == "malformed" then return 201, '{"object":"conversation","id":"1","state":' end
-  if answer == "empty" then return 201, "" end
+  if answer == "close" then return drop() end
+  if answer == "hang" then
+    -- never answer; end when the client gives up (lua_check_client_abort), at worst after 60 s
+    ngx.on_abort(function() ngx.exit(499) end)
+    ngx.sleep(60)
+    return drop()
+  end
+  if answer == "big" then return 201, "", nil, nil, how end
+  if answer == "malformed" then return 201, '{"object":"conversation","id":"1","state":', nil, nil, how end
+  if answer == "empty" then return 201, "", nil, nil, how end
   if answer == "html" then
     return 502, "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1>"
-      .. "</center><hr><center>nginx</center></body></html>\n", "text/html"
+      .. "</center><hr><center>nginx</center></body></html>\n", "text/html", nil, how
   end
   if answer then
     local extra = { ["Retry-After"] = retry_after }
     if answer == 429 then extra["X-RateLimit-Remaining"] = 0 end
     return answer, err_body(answer, ERR_TYPE[answer] or "api_error", ERR_CODE[answer] or "simulated_error",
-      "Simulated " .. answer .. " (X-Fb-Test)"), nil, extra
+      "Simulated " .. answer .. " (X-Fb-Test)"), nil, extra, how
   end
+  return nil, nil, nil, nil, how
 end
 
 local function control(method, path)
@@ -550,11 +636,14 @@ function M.handle()
     record(rid, method, path, query ~= "" and query or nil, headers, body)
   end
   local modes = headers["x-fb-test"] or (path_modes and ngx.unescape_uri(path_modes)) or dict:lpop("script")
+  local how
   if modes then
-    local status, rbody, ctype, extra = misbehave(type(modes) == "table" and concat(modes, ",") or modes)
-    if status then return send(status, rbody, ctype, extra) end
+    local status, rbody, ctype, extra
+    status, rbody, ctype, extra, how = misbehave(type(modes) == "table" and concat(modes, ",") or modes)
+    if status then return deliver(status, rbody, ctype, extra, how) end
   end
   local status, rbody, ctype, extra = api(method, path, headers, body)
+  if how then return deliver(status, rbody, ctype, extra, how) end
   return send(status, rbody, ctype, extra)
 end
 
