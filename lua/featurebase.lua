@@ -292,7 +292,7 @@ local function encode_create(params, max_request_size)
     local iso = M.iso8601(t)
     if not iso then
       return nil, option_error("createdAt", "must be an ISO 8601 string or a Lua time (os.time()) from 1970 "
-        .. "to 9999")
+        .. "to 9999, got the number " .. tostring(t))
     end
     local copy = {}
     for k, v in next, params do copy[k] = v end

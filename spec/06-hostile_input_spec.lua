@@ -39,7 +39,7 @@ end
 -- Every field of each request, with the Lua type it must have ("list": an array of strings).
 local CREATE_FIELDS = {
   from = "table", ["from.type"] = "string", ["from.id"] = "string", bodyMarkdown = "string",
-  channel = "string", subject = "string", createdAt = "string", recipients = "table",
+  channel = "string", subject = "string", createdAt = "time", recipients = "table",
   ["recipients.to"] = "table", ["recipients.cc"] = "table", ["recipients.to.emails"] = "list",
   ["recipients.to.emails[1]"] = "string", ["recipients.cc.ids"] = "list",
 }
@@ -101,7 +101,10 @@ describe("hostile input", function()
       for _, w in ipairs(WRONG) do
         local name, v = w[1], w[2]
         local t = type_of(v)
-        local fits = t == want or (want == "list" and t == "table") or (want == "table" and t == "table")
+        -- createdAt also takes a Lua time (os.time()): a finite number is fine, NaN and infinities are not
+        local time_ok = want == "time" and (t == "string" or (t == "number" and v == v and v > -math.huge
+          and v < math.huge and v >= 0))
+        local fits = t == want or time_ok or (want == "list" and t == "table") or (want == "table" and t == "table")
         if not fits then
           local err = create_refused(with(admin_create(), field, v), field)
           assert.truthy(err.message:find(t == "lightuserdata" and "userdata" or t, 1, true),

@@ -127,6 +127,17 @@ describe("async", function()
       client:close()
     end)
 
+    it("apply the client's limits, as the blocking calls do", function()
+      local client = H.client(srv, { max_response_size = 64 })
+      local got
+      client:create_conversation_async(H.contact_create(), function(conv, err) got = { conv, err } end)
+      client:run()
+      assert.is_nil(got[1])
+      assert.are.equal("network", got[2].kind)
+      assert.are.equal("max_response_size", got[2].limit)
+      client:close()
+    end)
+
     it("deliver invalid input as invalid_request through the callback, with nothing sent", function()
       local client = H.client(srv)
       local returned, got = false, nil

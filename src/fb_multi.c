@@ -39,7 +39,8 @@ typedef struct fb_engine {
     CURLM *multi;
     struct curl_slist *headers; /* a copy of the client's: the engine outlives a closed client */
     char *base_url;
-    long timeout_ms, connect_timeout_ms;
+    long timeout_ms, connect_timeout_ms, stall_ms;
+    size_t max_response;
     fb_slot **slots;   /* the pool, every slot malloc'd */
     size_t nslots, slotcap;
     fb_slot **done;    /* FIFO of completed slots, capacity slotcap */
@@ -161,6 +162,8 @@ static int fb_engine_new(lua_State *L) {
     lua_setmetatable(L, -2);
     e->timeout_ms = c->timeout_ms;
     e->connect_timeout_ms = c->connect_timeout_ms;
+    e->stall_ms = c->stall_ms;
+    e->max_response = c->max_response;
     if (!(e->base_url = (char *)malloc(n + 1))) return luaL_error(L, "featurebase: not enough memory");
     memcpy(e->base_url, c->base_url, n + 1);
     for (h = c->headers; h; h = h->next) {
@@ -199,6 +202,7 @@ static fb_slot *acquire(lua_State *L, fb_engine *e) {
     curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, (long)e->nslots);
     if (!fb_conn_open(&s->conn, e->headers, e->connect_timeout_ms))
         luaL_error(L, "featurebase: could not set up libcurl (out of memory)");
+    fb_conn_limits(&s->conn, e->max_response, e->stall_ms); /* the client's, as for its own calls */
     return s;
 }
 

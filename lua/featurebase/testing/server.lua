@@ -545,8 +545,8 @@ local function misbehave(modes)
   end
   if answer == "close" then return drop() end
   if answer == "hang" then
-    -- never answer; end when the client gives up (lua_check_client_abort), at worst after 60 s
-    ngx.on_abort(function() ngx.exit(499) end)
+    -- never answer; end when the client gives up (the on_abort set in M.handle), at worst after 60 s
+    ngx.ctx.fb_hang = true
     ngx.sleep(60)
     return drop()
   end
@@ -628,6 +628,9 @@ function M.handle()
   h["X-Request-Id"] = rid
 
   if is_control then return send(control(method, path)) end
+  -- Like a real server, finish what was started even if the client goes away (a killed import
+  -- relies on it); only a hanging request ends when its client gives up.
+  ngx.on_abort(function() if ngx.ctx.fb_hang then ngx.exit(499) end end)
 
   local body = read_body()
   local headers = ngx.req.get_headers(200)
