@@ -45,3 +45,52 @@ demo: deps
 
 clean:
 	rm -rf build
+
+# ---- Memory safety and fuzzing (see fuzz/harness.c and .ci/valgrind.supp) -------------------------
+# `make check`: quick static and dynamic checks, including a FUZZ_SMOKE-second run of every fuzzer.
+# `make check-memory`: the busted suite under valgrind memcheck, then under ASan+UBSan.
+# `make fuzz FUZZ_TIME=600`: a long fuzzing session; `make fuzz-merge` then folds what it found,
+# minimised, into the committed corpus fuzz/corpus/<name>/.
+MEMCHECK_LUAS ?= lua5.4
+FUZZERS   := validate decode
+FUZZ_TIME ?= 600
+FUZZ_SMOKE ?= 30
+FUZZ_CC   ?= clang
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_LUA  := lua5.4
+
+.PHONY: check check-deps check-memory check-valgrind check-asan fuzz fuzz-build fuzz-smoke fuzz-merge
+
+check-deps:
+	@sh scripts/install-deps.sh --check
+
+fuzz-build: $(FUZZERS:%=build/fuzz/fuzz_%)
+
+# The fuzzers embed Lua 5.4 and link the C core in statically, instrumented for coverage.
+build/fuzz/fuzz_%: fuzz/harness.c fuzz/%.lua $(SRCS) $(HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer $(SAN_FLAGS) -std=gnu99 -Wall -Wextra -Werror \
+	  -DFUZZ_SCRIPT='"$(CURDIR)/fuzz/$*.lua"' $$(pkg-config --cflags $(FUZZ_LUA)) $(CURL_CFLAGS) \
+	  -o $@ fuzz/harness.c $(SRCS) $$(pkg-config --libs $(FUZZ_LUA)) $(CURL_LIBS)
+
+# New inputs go to build/fuzz/corpus-<name>; the committed corpus is only read. Logs: build/fuzz/<name>.log.
+fuzz: check-deps fuzz-build
+	@set -e; for f in $(FUZZERS); do mkdir -p build/fuzz/corpus-$$f fuzz/corpus/$$f; \
+	  echo "== fuzz_$$f for $(FUZZ_TIME) s (log: build/fuzz/$$f.log)"; \
+	  (cd build/fuzz && ./fuzz_$$f -max_total_time=$(FUZZ_TIME) -jobs=1 -artifact_prefix=./$$f- \
+	    -print_final_stats=1 corpus-$$f ../../fuzz/corpus/$$f >/dev/null 2>&1; mv fuzz-0.log $$f.log); \
+	  grep -E '^(stat::number_of_executed_units|stat::new_units_added|==.*ERROR|SUMMARY|fuzz:|Done)' build/fuzz/$$f.log; \
+	  ! ls build/fuzz/$$f-crash-* build/fuzz/$$f-leak-* build/fuzz/$$f-timeout-* >/dev/null 2>&1; done
+
+# `make check` runs this: every fuzzer for FUZZ_SMOKE seconds from the committed corpus.
+fuzz-smoke: check-deps fuzz-build
+	@set -e; for f in $(FUZZERS); do mkdir -p build/fuzz/smoke-$$f; \
+	  echo "== fuzz_$$f smoke, $(FUZZ_SMOKE) s"; \
+	  if ./build/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SMOKE) -artifact_prefix=build/fuzz/$$f- \
+	    -print_final_stats=1 build/fuzz/smoke-$$f fuzz/corpus/$$f >build/fuzz/smoke-$$f.log 2>&1; \
+	  then grep -E '^stat::number_of_executed_units' build/fuzz/smoke-$$f.log; \
+	  else tail -40 build/fuzz/smoke-$$f.log; exit 1; fi; done
+
+fuzz-merge: fuzz-build
+	@set -e; for f in $(FUZZERS); do mkdir -p fuzz/corpus/$$f build/fuzz/corpus-$$f; \
+	  ./build/fuzz/fuzz_$$f -merge=1 fuzz/corpus/$$f build/fuzz/corpus-$$f 2>&1 | tail -1; done

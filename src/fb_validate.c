@@ -192,6 +192,7 @@ static const char *list_text(char *buf, size_t size, const char *const *list) {
 /* Copies a key into printable ASCII for an error message (keys can hold any bytes). */
 static const char *printable(const char *s, size_t n, char *buf, size_t size) {
     size_t i;
+    if (n == 0) return "\"\""; /* an empty key still gets a visible field name (found by fuzzing) */
     if (n > size - 1) n = size - 1;
     for (i = 0; i < n; i++) buf[i] = (s[i] > 0x20 && s[i] < 0x7f) ? s[i] : '?';
     buf[n] = '\0';
