@@ -51,7 +51,7 @@ clean:
 # `make check-memory`: the busted suite under valgrind memcheck, then under ASan+UBSan.
 # `make fuzz FUZZ_TIME=600`: a long fuzzing session; `make fuzz-merge` then folds what it found,
 # minimised, into the committed corpus fuzz/corpus/<name>/.
-MEMCHECK_LUAS ?= lua5.4
+MEMCHECK_LUAS ?= $(LUAS)
 FUZZERS   := validate decode
 FUZZ_TIME ?= 600
 FUZZ_SMOKE ?= 30
