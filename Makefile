@@ -52,7 +52,7 @@ clean:
 # `make fuzz FUZZ_TIME=600`: a long fuzzing session; `make fuzz-merge` then folds what it found,
 # minimised, into the committed corpus fuzz/corpus/<name>/.
 MEMCHECK_LUAS ?= $(LUAS)
-FUZZERS   := validate decode
+FUZZERS   := validate decode options
 FUZZ_TIME ?= 600
 FUZZ_SMOKE ?= 30
 FUZZ_CC   ?= clang

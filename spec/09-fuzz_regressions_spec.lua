@@ -26,6 +26,30 @@ describe("fuzz regressions", function()
     assert.are.same({ a = 1 }, core.decode({ status = 200.0, headers = {}, body = '{"a":1}' }))
   end)
 
+  it("sends the key over plain http only to exactly localhost, [::1] or 127.x.y.z", function()
+    local function new(url) return core.new({ api_key = "sk_test_1", base_url = url }) end
+    for _, url in ipairs({ "http://127.0.0.1.evil.com", "http://127.evil.com", "http://[::1]x.evil.com",
+      "http://localhost.evil.com", "http://127.0.0.1..", "http://127.0.0" }) do
+      local c, err = new(url)
+      assert.is_nil(c, url)
+      assert.are.equal("base_url", err.field)
+    end
+    for _, url in ipairs({ "http://127.0.0.1", "http://127.0.0.1:8080/x", "http://localhost/", "http://[::1]:80" }) do
+      assert.is_truthy(new(url), url)
+    end
+  end)
+
+  it("matches client option names by their whole length and shows bad ones on one line", function()
+    local c, err = core.new({ api_key = "sk_test_1", ["api_key\0x"] = "y" })
+    assert.is_nil(c)
+    assert.are.equal("api_key?x", err.field)
+    _, err = core.new({ api_key = "sk_test_1", [""] = 1 })
+    assert.are.equal('""', err.field)
+    _, err = core.new({ api_key = "sk_test_1", ["a\nb"] = 1 })
+    assert.are.equal("a?b", err.field)
+    assert.is_nil(err.message:find("\n"))
+  end)
+
   it("names an empty key in the error's field", function()
     local _, err = core.encode_create({ [""] = "x" })
     assert.are.equal('""', err.field)

@@ -47,12 +47,21 @@ static int option_error(lua_State *L, const char *field, const char *msg) {
     return 2;
 }
 
-/* http:// carries the key in clear text: only to this machine unless the caller says so. */
+/* http:// carries the key in clear text: only to this machine unless the caller says so. The host
+ * must be exactly localhost, [::1] or 127.x.y.z, then a port, a path or nothing: a prefix test let
+ * "http://127.0.0.1.evil.com" and "http://[::1]x" through (found by fuzzing). */
 static int is_loopback_url(const char *url) {
-    const char *host = url + 7; /* after "http://" */
-    size_t n = strcspn(host, ":/?#");
-    if (host[0] == '[') return strncmp(host, "[::1]", 5) == 0;
-    return (n == 9 && strncmp(host, "localhost", 9) == 0) || strncmp(host, "127.", 4) == 0;
+    const char *host = url + 7, *p; /* after "http://" */
+    size_t n = host[0] == '[' ? (strncmp(host, "[::1]", 5) == 0 ? 5 : 0) : strcspn(host, ":/?#");
+    int dots = 0;
+    if (n == 0 || (host[n] != '\0' && host[n] != ':' && host[n] != '/')) return 0;
+    if (host[0] == '[' || (n == 9 && strncmp(host, "localhost", 9) == 0)) return 1;
+    if (strncmp(host, "127.", 4) != 0 || host[n - 1] == '.') return 0;
+    for (p = host; p < host + n; p++) {
+        if (*p == '.' && p[-1] != '.') dots++;
+        else if (*p < '0' || *p > '9') return 0;
+    }
+    return dots == 3;
 }
 
 static const char *check_base_url(const char *s, size_t n) {
@@ -94,11 +103,16 @@ static int fb_client_new(lua_State *L) {
 
     lua_pushnil(L);
     while (lua_next(L, 1)) {
+        size_t klen = 0;
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &klen) : NULL;
         lua_pop(L, 1);
+        /* whole-length match: strcmp let "api_key\0x" pass as api_key, unread (found by fuzzing) */
         for (i = 0; option_keys[i]; i++)
-            if (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), option_keys[i]) == 0) break;
+            if (k && strlen(option_keys[i]) == klen && memcmp(k, option_keys[i], klen) == 0) break;
         if (!option_keys[i]) {
-            const char *name = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(a non-string key)";
+            /* the key's bytes, made printable: an error is one line (empty and \n keys found by fuzzing) */
+            char shown[64];
+            const char *name = k ? fb_validate_printable(k, klen, shown, sizeof shown) : "(a non-string key)";
             return option_error(L, name, "is not a known client option (api_key, base_url, version, timeout, "
                                          "connect_timeout, allow_insecure_http)");
         }
