@@ -4,6 +4,7 @@
 -- Contract checked: header names lowercased and trimmed values; decode never raises for an HTTP
 -- status, returns a table for 2xx JSON objects (with JSON nulls gone and arrays kept sequences),
 -- else a decode/http error with the status, a bounded raw body and a one-line __tostring.
+-- luacheck: read globals fuzz_headers
 local core = require("featurebase.core")
 local cjson_null = require("cjson").null
 

@@ -81,9 +81,11 @@ return function(data)
   assert(type(key) == "string" and #key > 0 and not key:find("[%c ]"), "bad api_key accepted")
   local url = opts.base_url
   if url ~= nil then
-    assert(type(url) == "string" and (url:find("^https://[^/]") or url:find("^http://[^/]")), "bad base_url accepted: " .. url)
+    assert(type(url) == "string" and (url:find("^https://[^/]") or url:find("^http://[^/]")),
+      "bad base_url accepted: " .. tostring(url))
     assert(not url:find("[%c @?#]"), "base_url with space, control, credentials, query or fragment: " .. url)
-    assert(url:find("^https://") or is_loopback(url) or opts.allow_insecure_http == true, "insecure http accepted: " .. url)
+    assert(url:find("^https://") or is_loopback(url) or opts.allow_insecure_http == true,
+      "insecure http accepted: " .. url)
   end
   for _, k in ipairs({ "timeout", "connect_timeout" }) do
     local t = opts[k]

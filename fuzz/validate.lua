@@ -90,7 +90,8 @@ return function(data)
     tables[#tables + 1] = t
     local n = byte() % 8
     for i = 1, n do
-      local kind, k = byte() % 8, nil
+      local kind = byte() % 8
+      local k
       if kind < 5 then k = pick(KEYS, byte())
       elseif kind == 5 then k = i
       elseif kind == 6 then k = raw_string()

@@ -171,7 +171,8 @@ describe("memory", function()
     local growth = after - before
     io.write(("\n[08-leak] %s: %d calls (after %d warm-up) in %.1f s (%.0f us/call): RSS %d KiB -> %d KiB, "
       .. "growth %d KiB (bound %d KiB%s)\n"):format(jit and jit.version or _VERSION, CALLS, WARMUP, elapsed,
-      elapsed / CALLS * 1e6, before, after, growth, RSS_GROWTH_MAX_KIB, MEMCHECK and ", not applied under a memory checker" or ""))
+      elapsed / CALLS * 1e6, before, after, growth, RSS_GROWTH_MAX_KIB,
+      MEMCHECK and ", not applied under a memory checker" or ""))
     if not MEMCHECK then
       assert(growth < RSS_GROWTH_MAX_KIB, ("RSS grew by %d KiB over %d calls"):format(growth, CALLS))
     end
