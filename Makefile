@@ -11,6 +11,7 @@ CURL_LIBS   := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 SRCS      := $(wildcard src/*.c)
 HDRS      := $(wildcard src/*.h)
 LUA_PATHS := ./lua/?.lua;./lua/?/init.lua;./?.lua
+BUSTED    := /usr/bin/busted
 
 # The Lua interpreter for `make demo`.
 DEMO_LUA  ?= lua5.4
@@ -96,3 +97,103 @@ bench-concurrency: deps
 	@command -v gnuplot >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
 	  gnuplot-nox >/dev/null || echo "could not install gnuplot-nox (bench only): no PNG"
 	@if command -v gnuplot >/dev/null; then gnuplot bench/concurrency.gp && echo "wrote bench/out/concurrency.png"; fi
+
+# ---- Memory safety and fuzzing (see fuzz/harness.c and .ci/valgrind.supp) -------------------------
+# `make check`: quick static and dynamic checks, including a FUZZ_SMOKE-second run of every fuzzer.
+# `make check-memory`: the busted suite under valgrind memcheck, then under ASan+UBSan.
+# `make fuzz FUZZ_TIME=600`: a long fuzzing session; `make fuzz-merge` then folds what it found,
+# minimised, into the committed corpus fuzz/corpus/<name>/.
+MEMCHECK_LUAS ?= $(LUAS)
+FUZZERS   := validate decode options
+FUZZ_TIME ?= 600
+FUZZ_SMOKE ?= 30
+FUZZ_CC   ?= clang
+SAN_FLAGS := -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_LUA  := lua5.4
+
+.PHONY: check check-deps check-memory check-valgrind check-asan fuzz fuzz-build fuzz-smoke fuzz-merge
+
+check-deps:
+	@sh scripts/install-deps.sh --check
+
+fuzz-build: $(FUZZERS:%=build/fuzz/fuzz_%)
+
+# The fuzzers embed Lua 5.4 and link the C core in statically, instrumented for coverage.
+build/fuzz/fuzz_%: fuzz/harness.c fuzz/%.lua $(SRCS) $(HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer $(SAN_FLAGS) -std=gnu99 -Wall -Wextra -Werror \
+	  -DFUZZ_SCRIPT='"$(CURDIR)/fuzz/$*.lua"' $$(pkg-config --cflags $(FUZZ_LUA)) $(CURL_CFLAGS) \
+	  -o $@ fuzz/harness.c $(SRCS) $$(pkg-config --libs $(FUZZ_LUA)) $(CURL_LIBS)
+
+# New inputs go to build/fuzz/corpus-<name>; the committed corpus is only read. Logs: build/fuzz/<name>.log.
+fuzz: check-deps fuzz-build
+	@set -e; for f in $(FUZZERS); do mkdir -p build/fuzz/corpus-$$f fuzz/corpus/$$f; \
+	  echo "== fuzz_$$f for $(FUZZ_TIME) s (log: build/fuzz/$$f.log)"; \
+	  (cd build/fuzz && ./fuzz_$$f -max_total_time=$(FUZZ_TIME) -jobs=1 -artifact_prefix=./$$f- \
+	    -print_final_stats=1 corpus-$$f ../../fuzz/corpus/$$f >/dev/null 2>&1; mv fuzz-0.log $$f.log); \
+	  grep -E '^(stat::number_of_executed_units|stat::new_units_added|==.*ERROR|SUMMARY|fuzz:|Done)' build/fuzz/$$f.log; \
+	  if ls build/fuzz/$$f-crash-* build/fuzz/$$f-leak-* build/fuzz/$$f-timeout-* 2>/dev/null; then exit 1; fi; done
+
+# `make check` runs this: every fuzzer for FUZZ_SMOKE seconds from the committed corpus.
+fuzz-smoke: check-deps fuzz-build
+	@set -e; for f in $(FUZZERS); do mkdir -p build/fuzz/smoke-$$f; \
+	  echo "== fuzz_$$f smoke, $(FUZZ_SMOKE) s"; \
+	  if ./build/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SMOKE) -artifact_prefix=build/fuzz/$$f- \
+	    -print_final_stats=1 build/fuzz/smoke-$$f fuzz/corpus/$$f >build/fuzz/smoke-$$f.log 2>&1; \
+	  then grep -E '^stat::number_of_executed_units' build/fuzz/smoke-$$f.log; \
+	  else tail -40 build/fuzz/smoke-$$f.log; exit 1; fi; done
+
+fuzz-merge: fuzz-build
+	@set -e; for f in $(FUZZERS); do mkdir -p fuzz/corpus/$$f build/fuzz/corpus-$$f; \
+	  ./build/fuzz/fuzz_$$f -merge=1 fuzz/corpus/$$f build/fuzz/corpus-$$f 2>&1 | tail -1; done
+
+# The suite under valgrind memcheck. Children (nginx, the specs' child interpreters) run natively.
+VALGRIND := valgrind --tool=memcheck --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,possible \
+  --keep-debuginfo=yes --trace-children=no --num-callers=40 --suppressions=.ci/valgrind.supp
+# What spec/08 does differently under a memory checker: fewer calls, no RSS bound (both tools keep
+# freed memory in quarantine on purpose).
+MEMCHECK_ENV := FEATUREBASE_LEAK_CALLS=2000 FEATUREBASE_MEMCHECK=1
+
+check-memory: check-valgrind check-asan
+
+check-valgrind: check-deps
+	@$(MAKE) --no-print-directory $(MEMCHECK_LUAS:%=build/%/featurebase/core.so)
+	@set -e; for l in $(MEMCHECK_LUAS); do echo "== valgrind memcheck: busted on $$l"; \
+	  $(MEMCHECK_ENV) LUA_PATH="$(LUA_PATHS);;" LUA_CPATH="./build/$$l/?.so;;" \
+	    $(VALGRIND) $$l $(BUSTED) -o utfTerminal spec; done
+
+# The same module built with AddressSanitizer + UndefinedBehaviorSanitizer (-z nodelete keeps it
+# mapped after lua_close so late reports can still name our functions), loaded into the stock
+# interpreter with the ASan runtime preloaded. The preload goes through the dynamic loader's
+# --preload, not LD_PRELOAD, so only Lua processes are sanitized: build/asan/bin/<lua> does it and
+# comes first in PATH, so the specs' child interpreters get it too, while nginx, sh, mktemp and
+# pgrep (which hangs under ASan) run as they are. Every report goes to build/asan/report.<pid>; any
+# such file fails the target. Leaks: detect_leaks=0 here, because LeakSanitizer in a process started
+# through ld.so reports ld.so's own never-freed name of the program; leaks are checked by valgrind
+# above (definite and possible leaks are errors), by spec/08, and by LeakSanitizer in the fuzzers.
+ASAN_LIB := $(shell $(CC) -print-file-name=libasan.so)
+LDSO     ?= /lib64/ld-linux-x86-64.so.2
+ASAN_REPORTS := $(CURDIR)/build/asan/report
+ASAN_ENV := PATH="$(CURDIR)/build/asan/bin:$$PATH" \
+  ASAN_OPTIONS=detect_leaks=0:strict_string_checks=1:check_initialization_order=1:log_path=$(ASAN_REPORTS) \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(ASAN_REPORTS)
+
+build/asan/%/featurebase/core.so: $(SRCS) $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) -O1 -g $(SAN_FLAGS) $(WARN) -DFB_VERSION='"$(VERSION)"' $$(pkg-config --cflags $*) $(CURL_CFLAGS) \
+	  -shared -Wl,-z,nodelete -o $@ $(SRCS) $(CURL_LIBS)
+
+build/asan/bin/%:
+	@mkdir -p $(@D)
+	@printf '#!/bin/sh\nexec %s --preload %s %s "$$@"\n' $(LDSO) $(ASAN_LIB) $$(command -v $*) >$@
+	@chmod +x $@
+
+check-asan: check-deps
+	@$(MAKE) --no-print-directory $(MEMCHECK_LUAS:%=build/asan/%/featurebase/core.so) $(MEMCHECK_LUAS:%=build/asan/bin/%)
+	@set -e; for l in $(MEMCHECK_LUAS); do echo "== ASan+UBSan: busted on $$l"; rm -f $(ASAN_REPORTS).*; \
+	  $(MEMCHECK_ENV) $(ASAN_ENV) LUA_PATH="$(LUA_PATHS);;" LUA_CPATH="./build/asan/$$l/?.so;;" \
+	    $$l $(BUSTED) -o utfTerminal spec; \
+	  if ls $(ASAN_REPORTS).* >/dev/null 2>&1; then cat $(ASAN_REPORTS).*; exit 1; fi; done
+
+# `make check`: the static checks, then every fuzzer for FUZZ_SMOKE seconds.
+check: lint check-deps fuzz-smoke

@@ -138,11 +138,16 @@ static int fb_client_new(lua_State *L) {
 
     lua_pushnil(L);
     while (lua_next(L, 1)) {
+        size_t klen = 0;
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &klen) : NULL;
         lua_pop(L, 1);
+        /* whole-length match: strcmp let "api_key\0x" pass as api_key, unread (found by fuzzing) */
         for (i = 0; option_keys[i]; i++)
-            if (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), option_keys[i]) == 0) break;
+            if (k && strlen(option_keys[i]) == klen && memcmp(k, option_keys[i], klen) == 0) break;
         if (!option_keys[i]) {
-            const char *name = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(a non-string key)";
+            /* the key's bytes, made printable: an error is one line (empty and \n keys found by fuzzing) */
+            char shown[64];
+            const char *name = k ? fb_validate_printable(k, klen, shown, sizeof shown) : "(a non-string key)";
             return option_error(L, name, "is not a known client option (api_key, base_url, version, timeout, "
                                          "connect_timeout, stall_timeout, max_response_size, allow_insecure_http, "
                                          "max_retries, retry_unsafe, max_retry_wait, deadline, max_request_size, log)");

@@ -10,7 +10,9 @@
 static void strip_nulls(lua_State *L, int t, int depth) {
     lua_Integer max_index = 0;
     int holes = 0;
-    if (depth > 1000) return; /* cjson refuses deeper documents anyway */
+    /* cjson refuses deeper documents anyway. Each level holds a key and a value on the Lua stack,
+     * which only guarantees LUA_MINSTACK slots: a deeply nested body overflowed it (found by fuzzing). */
+    if (depth > 1000 || !lua_checkstack(L, 4)) return;
     t = fb_absindex(L, t);
     lua_pushnil(L);
     while (lua_next(L, t)) {
@@ -92,6 +94,8 @@ static int fb_decode_decode(lua_State *L) {
     lua_getfield(L, 1, "body");    /* 4 */
     luaL_argcheck(L, lua_type(L, 2) == LUA_TNUMBER, 1, "response.status must be a number");
     luaL_argcheck(L, lua_type(L, 4) == LUA_TSTRING, 1, "response.body must be a string");
+    /* range first: converting NaN or 1e300 to an integer is undefined behaviour (found by fuzzing) */
+    luaL_argcheck(L, lua_tonumber(L, 2) >= 0 && lua_tonumber(L, 2) <= 999, 1, "response.status must be 0 to 999");
     status = (lua_Integer)lua_tonumber(L, 2);
     ok = json_decode(L, 4); /* 5: value or cjson's message */
 

@@ -103,8 +103,8 @@ int fb_conn_prepare(fb_conn *k, const char *base, const char *path, const char *
 }
 
 /* Header lines of the final response as {lowercased-name = value}; repeats are joined by ", ". */
-static void push_headers(lua_State *L, const fb_buf *h) {
-    const char *p = h->data, *end = h->data + h->len;
+void fb_conn_push_headers(lua_State *L, const char *raw, size_t n) {
+    const char *p = raw, *end = n ? raw + n : raw; /* no arithmetic on NULL (UBSan) */
     lua_newtable(L);
     while (p && p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p)), *colon, *v, *ve;
@@ -193,7 +193,7 @@ int fb_conn_push_result(lua_State *L, fb_conn *k, CURLcode rc) {
     lua_createtable(L, 0, 3);
     lua_pushinteger(L, (lua_Integer)status);
     lua_setfield(L, -2, "status");
-    push_headers(L, &k->head);
+    fb_conn_push_headers(L, k->head.data, k->head.len);
     lua_setfield(L, -2, "headers");
     lua_pushlstring(L, k->body.data ? k->body.data : "", k->body.len);
     lua_setfield(L, -2, "body");

@@ -32,6 +32,8 @@ int fb_conn_prepare(fb_conn *k, const char *base, const char *path, const char *
                     long timeout_ms);
 /* After the transfer: pushes {status=, headers=, body=} when rc is CURLE_OK, else nil, err. */
 int fb_conn_push_result(lua_State *L, fb_conn *k, CURLcode rc);
+/* Pushes {lowercased-name = value} for raw header lines (pure: the fuzzer calls it directly). */
+void fb_conn_push_headers(lua_State *L, const char *raw, size_t n);
 /* After a failed transfer: 0 when the request certainly never reached the server. */
 int fb_conn_request_sent(fb_conn *k, CURLcode rc);
 /* Frees everything; safe to call twice. */

@@ -192,8 +192,9 @@ static const char *list_text(char *buf, size_t size, const char *const *list) {
 }
 
 /* Copies a key into printable ASCII for an error message (keys can hold any bytes). */
-static const char *printable(const char *s, size_t n, char *buf, size_t size) {
+const char *fb_validate_printable(const char *s, size_t n, char *buf, size_t size) {
     size_t i;
+    if (n == 0) return "\"\""; /* an empty key still gets a visible field name (found by fuzzing) */
     if (n > size - 1) n = size - 1;
     for (i = 0; i < n; i++) buf[i] = (s[i] > 0x20 && s[i] < 0x7f) ? s[i] : '?';
     buf[n] = '\0';
@@ -222,7 +223,7 @@ static int check_keys(vctx *c, int t, const char *const *allowed, const char *pr
             size_t n;
             const char *k = lua_tolstring(L, -1, &n);
             if (strlen(k) != n || !in_list(k, allowed)) {
-                join(path, sizeof path, prefix, printable(k, n, name, sizeof name));
+                join(path, sizeof path, prefix, fb_validate_printable(k, n, name, sizeof name));
                 lua_pop(L, 1);
                 return fail(c, path, "is not a known field (known here: %s)", list_text(list, sizeof list, allowed));
             }

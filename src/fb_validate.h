@@ -18,6 +18,10 @@ void fb_validate_init(lua_State *L);
  * Returns NULL when fine, else a reason ("contains a control character"). */
 const char *fb_validate_header_value(const char *s, size_t n);
 
+/* A table key as a one-line field name for errors: non-printable bytes become '?', an empty key
+ * is shown as "", at most size - 1 bytes are kept. Returns buf or a literal. */
+const char *fb_validate_printable(const char *s, size_t n, char *buf, size_t size);
+
 /* Version "YYYY-MM-DD.name" dated at least FB_MIN_VERSION: NULL when fine, else a reason. */
 const char *fb_validate_version(const char *s, size_t n);
 
