@@ -65,7 +65,7 @@ local APP = [[
       else v, err, res = c:reply(q.id, q.params, q.call) end
       local text = err and tostring(err) or false
       if err then err = { kind = err.kind, field = err.field, status = err.status, code = err.code,
-        message = err.message, request_sent = err.request_sent, attempts = err.attempts } end
+        message = err.message, request_sent = err.request_sent, attempts = err.attempts, limit = err.limit } end
       ngx.print(cjson.encode({ value = v or false, err = err or false, res = res or false,
         text = text, client = tostring(client) }))
     } }
@@ -248,6 +248,16 @@ describe("featurebase.openresty in nginx", function()
     local out = call({ op = "create", params = H.contact_create(), options = { base_url = app.url .. "/chunked" } })
     assert.are.equal(false, out.err)
     assert.are.same({ object = "conversation", id = "77", state = "open" }, out.value)
+  end)
+
+  it("enforces max_response_size as the C core does: network error, limit named, not retried", function()
+    for _, base in ipairs({ srv.url, app.url .. "/chunked" }) do
+      local out = call({ op = "create", params = H.contact_create(),
+        options = { base_url = base, max_response_size = 30, retry_unsafe = true } })
+      assert.are.equal("network", out.err.kind, base)
+      assert.are.equal("max_response_size", out.err.limit, base)
+      assert.are.equal(1, out.err.attempts, base)
+    end
   end)
 
   it("reports a refused connection as network, not sent, and a slow server as timeout", function()

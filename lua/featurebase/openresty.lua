@@ -37,7 +37,7 @@ local DEFAULT_BASE_URL = "https://do.featurebase.app"
 local DEFAULT_VERSION = "2026-01-01.nova"
 local DEFAULT_TIMEOUT = 30
 local DEFAULT_CONNECT_TIMEOUT = 10
-local MAX_RESPONSE = 16 * 1024 * 1024 -- a Featurebase answer is a few KiB: more is not Featurebase
+local TOO_BIG = "max_response_size" -- read_* failure meaning the body passed the client's limit
 local MAX_HEADER_LINES = 200
 
 -- Phases in which lua-nginx-module has no cosockets.
@@ -140,6 +140,7 @@ function M.new(opts)
   u.connect_timeout = math.min(shared.connect_timeout or DEFAULT_CONNECT_TIMEOUT, u.timeout)
   u.keepalive_ms = math.floor(own.keepalive_timeout * 1000)
   u.keepalive_pool = own.keepalive_pool
+  u.max_response = shared.max_response_size or core.limits.max_response_size
 
   local self = setmetatable({ _blocking = blocking, _opts = blocking._opts }, Client)
   private[self] = u
@@ -158,7 +159,7 @@ local function budget(sock, deadline)
 end
 
 -- Reads a chunked body (RFC 9112 7.1); trailers are read and dropped.
-local function read_chunked(sock, deadline)
+local function read_chunked(sock, deadline, max)
   local parts, total = {}, 0
   while true do
     if not budget(sock, deadline) then return nil, "timeout" end
@@ -175,7 +176,7 @@ local function read_chunked(sock, deadline)
       return concat(parts)
     end
     total = total + size
-    if total > MAX_RESPONSE then return nil, "response body larger than " .. MAX_RESPONSE .. " bytes" end
+    if total > max then return nil, TOO_BIG end
     if not budget(sock, deadline) then return nil, "timeout" end
     local data
     data, err = sock:receive(size)
@@ -189,7 +190,7 @@ end
 
 -- Reads one response: status, headers (lowercased names, repeats joined by ", " as the C core
 -- does), body. Returns res, keepalive | nil, err, got_bytes.
-local function read_response(sock, deadline)
+local function read_response(sock, deadline, max)
   local status, version, got, headers
   repeat -- skip 1xx interim responses
     if not budget(sock, deadline) then return nil, "timeout", got end
@@ -223,11 +224,11 @@ local function read_response(sock, deadline)
   if status == 204 or status == 304 then
     body = "" -- no body by definition
   elseif te and te:lower():find("chunked", 1, true) then
-    body, err = read_chunked(sock, deadline)
+    body, err = read_chunked(sock, deadline, max)
   elseif len then
     local n = tonumber(len:match("^%d+$"))
     if not n then return nil, "bad Content-Length", got end
-    if n > MAX_RESPONSE then return nil, "response body larger than " .. MAX_RESPONSE .. " bytes", got end
+    if n > max then return nil, TOO_BIG, got end
     if n > 0 then
       if not budget(sock, deadline) then return nil, "timeout", got end
       body, err = sock:receive(n)
@@ -238,6 +239,7 @@ local function read_response(sock, deadline)
     local partial
     body, err, partial = sock:receive("*a")
     if not body and err == "closed" then body, err = partial, nil end
+    if body and #body > max then return nil, TOO_BIG, got end
   end
   if not body then return nil, err, got end
   return { status = status, headers = headers, body = body }, keepalive
@@ -266,7 +268,7 @@ local function exchange(u, path, body, deadline)
     -- on a pooled connection the server may have closed it while idle: nothing was processed
     return nil, "send: " .. tostring(err), true, reused and err ~= "timeout"
   end
-  local res, keepalive_or_err, got = read_response(sock, deadline)
+  local res, keepalive_or_err, got = read_response(sock, deadline, u.max_response)
   if not res then
     sock:close()
     return nil, keepalive_or_err, true, reused and not got and keepalive_or_err ~= "timeout"
@@ -284,6 +286,12 @@ local function perform(self, path, body, timeout)
   local res, err, sent, fresh = exchange(u, path, body, deadline)
   if not res and fresh then res, err, sent = exchange(u, path, body, deadline) end
   if res then return res end
+  if err == TOO_BIG then -- as the C core reports it: never retried, the connection dropped
+    local e = transport_error("network", u.origin .. u.prefix .. path, ("the response body is larger than "
+      .. "max_response_size (%d bytes); the connection was dropped"):format(u.max_response), true)
+    e.limit = TOO_BIG
+    return nil, e
+  end
   local kind = (err == "timeout" or tostring(err):find("timeout$")) and "timeout" or "network"
   return nil, transport_error(kind, u.origin .. u.prefix .. path, tostring(err), sent)
 end
