@@ -27,10 +27,8 @@ build = {
   modules = {
     ["featurebase.core"] = {
       sources = {
-        "src/fb_buf.c", "src/fb_client.c", "src/fb_core.c", "src/fb_decode.c",
-        "src/fb_error.c", "src/fb_http.c", "src/fb_validate.c",
-        "src/fb_base64.c", "src/fb_file.c",
-        "src/fb_multi.c",
+        "src/fb_base64.c", "src/fb_buf.c", "src/fb_client.c", "src/fb_core.c", "src/fb_decode.c",
+        "src/fb_error.c", "src/fb_file.c", "src/fb_http.c", "src/fb_multi.c", "src/fb_validate.c",
       },
       defines = { "FB_VERSION=\"0.1.0\"" },
       libraries = { "curl" },

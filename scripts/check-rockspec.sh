@@ -20,6 +20,12 @@ run() { # lua-version tree-suffix interpreter [extra luarocks vars]
     end
     io.write("luarocks make ok: ", (jit and jit.version or _VERSION), ", featurebase ", fb._VERSION, "\n")'
 }
+# Every C source is built by the rockspec, and the release rockspec is the scm one at its tag.
+for c in src/*.c; do grep -q "\"$c\"" featurebase-scm-1.rockspec || { echo "rockspec misses $c"; exit 1; }; done
+for r in rockspecs/*.rockspec; do
+  sed -e 's/^version = .*/version = "scm-1"/' -e '/^  tag = /d' "$r" | diff -u featurebase-scm-1.rockspec - >/dev/null ||
+    { echo "$r differs from featurebase-scm-1.rockspec beyond version and tag"; exit 1; }
+done
 run 5.1 lua51 lua5.1
 run 5.4 lua54 lua5.4
 run 5.1 luajit luajit LUA_INCDIR=/usr/include/luajit-2.1

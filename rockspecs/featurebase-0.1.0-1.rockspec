@@ -1,0 +1,53 @@
+rockspec_format = "3.0"
+package = "featurebase"
+version = "0.1.0-1"
+source = {
+  url = "git+https://github.com/featurebase-lua/featurebase-lua.git",
+  tag = "v0.1.0",
+}
+description = {
+  summary = "Featurebase conversations API for Lua: create and reply, validated in C, over libcurl",
+  detailed = [[
+    Create Featurebase conversations (contact-initiated, admin in-app or email outreach) and reply to
+    them (contact replies, admin replies, internal notes) from Lua 5.1-5.4 and LuaJIT. Every rule of
+    the API is checked in C before anything is sent; HTTP is libcurl with keep-alive; responses are
+    decoded with lua-cjson.
+  ]],
+  homepage = "https://github.com/featurebase-lua/featurebase-lua",
+  license = "MIT",
+}
+dependencies = {
+  "lua >= 5.1, < 5.5",
+  "lua-cjson >= 2.1.0",
+}
+external_dependencies = {
+  CURL = { header = "curl/curl.h", library = "curl" },
+}
+build = {
+  type = "builtin",
+  modules = {
+    ["featurebase.core"] = {
+      sources = {
+        "src/fb_base64.c", "src/fb_buf.c", "src/fb_client.c", "src/fb_core.c", "src/fb_decode.c",
+        "src/fb_error.c", "src/fb_file.c", "src/fb_http.c", "src/fb_multi.c", "src/fb_validate.c",
+      },
+      defines = { "FB_VERSION=\"0.1.0\"" },
+      libraries = { "curl" },
+      incdirs = { "$(CURL_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)" },
+    },
+    featurebase = "lua/featurebase.lua",
+    ["featurebase.retry"] = "lua/featurebase/retry.lua",
+    ["featurebase.helpers"] = "lua/featurebase/helpers.lua",
+    ["featurebase.import"] = "lua/featurebase/import.lua",
+    ["featurebase.async"] = "lua/featurebase/async.lua",
+    ["featurebase.nvim"] = "lua/featurebase/nvim.lua",
+    ["featurebase.testing"] = "lua/featurebase/testing.lua",
+    ["featurebase.testing.server"] = "lua/featurebase/testing/server.lua",
+    ["featurebase.openresty"] = "lua/featurebase/openresty.lua",
+  },
+}
+test = {
+  type = "command",
+  command = "make test",
+}
