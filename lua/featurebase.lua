@@ -302,6 +302,24 @@ local function encode_create(params, max_request_size)
   return core.encode_create(params, max_request_size)
 end
 
+-- Splits an options table into the options `checks` knows (each checked, over `defaults`) and the
+-- rest. Raw iteration: a __pairs metamethod must not invent or hide options.
+-- Returns own, rest | nil, err.
+local function split_options(opts, checks, defaults)
+  local own, rest = {}, {}
+  for k, v in pairs(defaults) do own[k] = v end
+  for k, v in next, opts or {} do
+    if checks[k] then
+      local why = checks[k](v)
+      if why then return nil, option_error(k, why) end
+      own[k] = v
+    else
+      rest[k] = v
+    end
+  end
+  return own, rest
+end
+
 --- Creates a client. The API key is kept only inside the C object: it never shows in
 -- `tostring(client)`, in errors or in logs.
 ---@param opts? featurebase.Options
@@ -311,17 +329,8 @@ function M.new(opts)
   if opts ~= nil and type(opts) ~= "table" then
     error(("bad argument #1 to 'new' (table expected, got %s)"):format(type(opts)), 2)
   end
-  local c_opts, lua_opts = {}, {}
-  for k, v in pairs(DEFAULTS) do lua_opts[k] = v end
-  for k, v in next, opts or {} do -- raw: a __pairs metamethod must not invent options
-    if LUA_OPTIONS[k] then
-      local why = LUA_OPTIONS[k](v)
-      if why then return nil, option_error(k, why) end
-      lua_opts[k] = v
-    else
-      c_opts[k] = v
-    end
-  end
+  local lua_opts, c_opts = split_options(opts, LUA_OPTIONS, DEFAULTS)
+  if not lua_opts then return nil, c_opts end
   if c_opts.api_key == nil then c_opts.api_key = env("FEATUREBASE_API_KEY") end
   if c_opts.base_url == nil then c_opts.base_url = env("FEATUREBASE_BASE_URL") end
   if lua_opts.log == nil and env("FEATUREBASE_LOG") == "debug" then lua_opts.log = stderr_log end
@@ -392,6 +401,7 @@ M.Client = Client
 -- For featurebase.* transports only (not public API): the shared pipeline and option merging.
 M._run = run
 M._call_options = call_options
+M._split_options = split_options
 M._encode_create = encode_create -- createdAt as a Lua time, then core.encode_create
 
 -- Helpers (featurebase.helpers): client:start_conversation, reply_as_contact, reply_as_admin, add_note,

@@ -309,6 +309,12 @@ describe("featurebase.openresty outside nginx", function()
     end
   end)
 
+  it("reads options raw, as the blocking client does: __pairs cannot invent one", function()
+    local opts = setmetatable({ api_key = H.KEY }, { __pairs = function()
+      return next, { api_key = H.KEY, keepalive_pool = 0 } end })
+    assert.truthy(fb.new(opts))
+  end)
+
   it("never shows the key, and says where it belongs when called outside nginx", function()
     local client = assert(fb.new({ api_key = H.KEY, base_url = "http://127.0.0.1:9/prefix" }))
     assert.are.equal("featurebase.openresty.Client (http://127.0.0.1:9/prefix)", tostring(client))

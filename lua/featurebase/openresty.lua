@@ -74,10 +74,6 @@ local function env(name)
   return nil
 end
 
-local function option_error(name, msg)
-  return setmetatable({ kind = "invalid_request", field = name, message = name .. " " .. msg }, core.error_mt)
-end
-
 local function transport_error(kind, url, detail, sent)
   return setmetatable({ kind = kind, message = "request to " .. url .. " failed: " .. detail,
     request_sent = sent }, core.error_mt)
@@ -113,16 +109,8 @@ function M.new(opts)
   if opts ~= nil and type(opts) ~= "table" then
     error(("bad argument #1 to 'new' (table expected, got %s)"):format(type(opts)), 2)
   end
-  local shared, own = {}, { keepalive_timeout = 60, keepalive_pool = 32 }
-  for k, v in pairs(opts or {}) do
-    if OWN_OPTIONS[k] then
-      local why = OWN_OPTIONS[k](v)
-      if why then return nil, option_error(k, why) end
-      own[k] = v
-    else
-      shared[k] = v
-    end
-  end
+  local own, shared = featurebase._split_options(opts, OWN_OPTIONS, { keepalive_timeout = 60, keepalive_pool = 32 })
+  if not own then return nil, shared end
   -- The blocking client checks every shared option (one set of rules) and stays available.
   local blocking, err = featurebase.new(shared)
   if not blocking then return nil, err end
