@@ -15,13 +15,15 @@
 --   --in-doubt skip|resend  a step that may have been sent when the last run died: skip it (default:
 --                           nothing is ever sent twice) or send it again (at most one duplicate)
 --   --notify                do not set skipNotifications on replies
+--   --concurrency N         conversations in flight at once (default 1), on the async engine
 -- A progress bar on a terminal, plain lines otherwise (stderr); the summary on stdout.
 -- Exit status: 0 everything imported, 1 failures or steps in doubt (listed), 2 bad usage or input.
 local featurebase = require("featurebase")
 local cjson = require("cjson.safe")
 
 local function usage(msg)
-  io.stderr:write(msg, "\nusage: import.lua FILE.json [--journal PATH] [--in-doubt skip|resend] [--notify]\n")
+  io.stderr:write(msg, "\nusage: import.lua FILE.json [--journal PATH] [--in-doubt skip|resend] [--notify]"
+    .. " [--concurrency N]\n")
   os.exit(2)
 end
 
@@ -30,9 +32,11 @@ local opts = { progress = "auto", in_doubt = "skip" }
 local i = 1
 while arg[i] do
   local a = arg[i]
-  if a == "--journal" or a == "--in-doubt" then
+  if a == "--journal" or a == "--in-doubt" or a == "--concurrency" then
     local v = arg[i + 1] or usage(a .. " needs a value")
-    if a == "--journal" then opts.journal = v else opts.in_doubt = v end
+    if a == "--journal" then opts.journal = v
+    elseif a == "--in-doubt" then opts.in_doubt = v
+    else opts.concurrency = tonumber(v) or usage("--concurrency takes a number") end
     i = i + 2
   else
     if a == "--notify" then

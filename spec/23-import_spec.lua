@@ -218,6 +218,29 @@ describe("client:import", function()
     assert.matches("also used by conversation #1", s.failures[2].reason)
   end)
 
+  it("runs conversations side by side on the async engine with `concurrency`, each in order", function()
+    local slow = H.client(srv, { base_url = srv.url .. "/__fb/mode/delay=100" })
+    local j = tmpname()
+    local t0 = os.time()
+    local started = require("featurebase.core").now()
+    local s = slow:import(data(8, 2, true), { journal = j, concurrency = 8 })
+    local took = require("featurebase.core").now() - started
+    assert.are.same({ 8, 24, 0 }, { s.completed, s.sent, s.failed })
+    -- 24 requests of 100 ms each: one by one 2.4 s; 8 conversations at once, 3 rounds of 0.1 s
+    assert.is_true(took < 1.5, ("took %.2f s"):format(took))
+    io.write(("\n[23-import] 8 conversations x 3 requests at 100 ms, concurrency 8: %.2f s (one by one: 2.4 s)\n"):format(took))
+    for c = 1, 8 do
+      local parts = featurebase.parts(srv:conversation(s.ids["old-" .. c]))
+      assert.are.same({ ("c%d m1"):format(c), ("c%d m2"):format(c) }, { parts[2].bodyMarkdown, parts[3].bodyMarkdown })
+    end
+    assert.are.equal(24, #srv:requests())
+    assert.are.equal(0, slow:import(data(8, 2, true), { journal = j, concurrency = 8 }).sent) -- resumable
+    assert(os.time() - t0 < 30)
+    assert.has_error(function() slow:import({}, { journal = false, concurrency = 0 }) end)
+    slow:close()
+    os.remove(j)
+  end)
+
   it("runs conversations through a pluggable runner, here interleaved in coroutines", function()
     local j = tmpname()
     local order = {}

@@ -269,6 +269,51 @@ local function map_start(client, encoded, limit, on_done)
   for _ = 1, math.min(limit, n) do launch() end
 end
 
+--- A runner for client:import (or any list of jobs): `work(job, api)` runs for each job in a
+-- coroutine of its own, at most `concurrency` at a time, where `api.create_conversation(params)` and
+-- `api.reply(id, params)` are the client's *_async calls, awaited: each job reads like blocking code
+-- while the engine keeps every job's request in flight. Blocks until all are done; an error raised
+-- in `work` is re-raised here.
+---@param client featurebase.Client
+---@param concurrency integer
+---@param request_options? featurebase.CallOptions passed to every call
+---@return fun(jobs: table[], work: fun(job: table, api: table))
+function M.runner(client, concurrency, request_options)
+  return function(jobs, work)
+    local next_job, failure = 1, nil
+    local function resume(co, ...)
+      local ok, err = coroutine.resume(co, ...)
+      if not ok and not failure then failure = debug.traceback(co, tostring(err)) end
+    end
+    -- Starts a call whose callback resumes this job's coroutine; returns what the callback got.
+    local function await(start)
+      local co = coroutine.running()
+      start(function(...) resume(co, ...) end) -- never called before start returns
+      return coroutine.yield()
+    end
+    local api = {
+      create_conversation = function(params)
+        return await(function(cb) client:create_conversation_async(params, cb, request_options) end)
+      end,
+      reply = function(id, params)
+        return await(function(cb) client:reply_async(id, params, cb, request_options) end)
+      end,
+    }
+    local function launch()
+      if failure or next_job > #jobs then return end
+      local job = jobs[next_job]
+      next_job = next_job + 1
+      resume(coroutine.create(function()
+        work(job, api)
+        launch() -- this job is done: the next one takes its place
+      end))
+    end
+    for _ = 1, math.min(concurrency, #jobs) do launch() end
+    client:run()
+    if failure then error(failure, 0) end
+  end
+end
+
 --- Adds the *_async methods, run() and map() to featurebase.Client. Called by featurebase itself.
 ---@param fb table the featurebase module
 function M.install(fb)

@@ -18,7 +18,8 @@
 -- duplicate per step in doubt). An in-doubt conversation creation stops that conversation either
 -- way when skipped, since its id (needed for the replies) never arrived.
 --
--- Conversations run one after another. `opts.runner` lets a concurrent engine run them instead:
+-- Conversations run one after another, or `opts.concurrency` at a time on the async engine
+-- (featurebase.async.runner). `opts.runner` lets any other concurrent engine run them instead:
 -- `runner(jobs, work)` must call `work(job, api)` once per job, in any order or concurrently (e.g.
 -- each in a coroutine), where `api` has `create_conversation(params)` and `reply(id, params)`
 -- returning like the client's methods; without `api`, work uses the client's blocking calls.
@@ -43,6 +44,7 @@ local Client -- featurebase.Client, set by install
 ---@field output? file* where the bar or the lines go (default io.stderr)
 ---@field request_options? featurebase.CallOptions per-call options for every request
 ---@field runner? fun(jobs: featurebase.ImportJob[], work: fun(job: featurebase.ImportJob, api?: table))
+---@field concurrency? integer conversations in flight at once on the async engine (default 1: one by one)
 
 ---@class featurebase.ImportJob
 ---@field key string
@@ -227,7 +229,7 @@ local function copy_without(t, a, b)
 end
 
 local OPTIONS = { journal = true, in_doubt = true, skip_notifications = true, progress = true, output = true,
-  request_options = true, runner = true }
+  request_options = true, runner = true, concurrency = true }
 
 local function check_opts(opts)
   if type(opts) ~= "table" then
@@ -252,6 +254,10 @@ local function check_opts(opts)
   end
   if opts.runner ~= nil and type(opts.runner) ~= "function" then
     error("bad argument #2 to 'import' (runner: function expected)", 3)
+  end
+  local c = opts.concurrency
+  if c ~= nil and (type(c) ~= "number" or c < 1 or c > 1000 or c ~= math.floor(c)) then
+    error("bad argument #2 to 'import' (concurrency: a whole number from 1 to 1000 expected)", 3)
   end
 end
 
@@ -404,7 +410,11 @@ function M.import(client, conversations, opts)
   tick("start")
   -- no pcall around the runner: it may yield (5.1 cannot yield across pcall); if it raises, the
   -- journal's file (and its lock) is closed by the garbage collector
-  local runner = opts.runner or function(list, w)
+  local runner = opts.runner
+  if not runner and (opts.concurrency or 1) > 1 then -- conversations side by side on the async engine
+    runner = require("featurebase.async").runner(client, opts.concurrency, opts.request_options)
+  end
+  runner = runner or function(list, w)
     for _, job in ipairs(list) do w(job) end
   end
   runner(jobs, work)
