@@ -88,15 +88,13 @@ bench/out/raw_curl: bench/raw_curl.c
 	$(CC) $(CFLAGS) -std=gnu99 -Wall -Wextra -Werror $(CURL_CFLAGS) -o $@ $< $(CURL_LIBS)
 
 # Async engine benchmark (bench/concurrency.lua): 1,000 calls at concurrency 32 against a 50 ms
-# server vs the ideal, and throughput per concurrency in bench/out/concurrency.dat (+ PNG if gnuplot).
+# server vs the ideal, and throughput per concurrency in bench/out/concurrency.dat (`make bench`
+# draws bench/throughput.png from it).
 CONC_LUA ?= luajit
 .PHONY: bench-concurrency
 bench-concurrency: deps
 	@$(MAKE) --no-print-directory build/$(CONC_LUA)/featurebase/core.so
 	@LUA_PATH='$(LUA_PATHS);;' LUA_CPATH='./build/$(CONC_LUA)/?.so;;' $(CONC_LUA) bench/concurrency.lua
-	@command -v gnuplot >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-	  gnuplot-nox >/dev/null || echo "could not install gnuplot-nox (bench only): no PNG"
-	@if command -v gnuplot >/dev/null; then gnuplot bench/concurrency.gp && echo "wrote bench/out/concurrency.png"; fi
 
 # ---- Memory safety and fuzzing (see fuzz/harness.c and .ci/valgrind.supp) -------------------------
 # `make check`: quick static and dynamic checks, including a FUZZ_SMOKE-second run of every fuzzer.

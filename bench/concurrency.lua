@@ -3,7 +3,7 @@
 --   1. 1,000 create_conversation calls at concurrency 32: total time vs the ideal 1000/32 x 50 ms
 --      (target: at most 1.25x).
 --   2. Throughput at concurrency 1..64, written to bench/out/concurrency.dat for gnuplot
---      (bench/concurrency.gp draws bench/out/concurrency.png).
+--      (`make bench` draws bench/throughput.png from it with bench/throughput.gp).
 -- Run with `make bench-concurrency`. Exits 1 when the 1.25x target is missed.
 local featurebase = require("featurebase")
 local testing = require("featurebase.testing")
