@@ -87,6 +87,9 @@ int fb_conn_open(fb_conn *k, struct curl_slist *headers, long connect_timeout_ms
 
 int fb_conn_prepare(fb_conn *k, const char *base, const char *path, const char *body, size_t n,
                     long timeout_ms) {
+    /* one big exchange must not pin its memory for the life of the client */
+    if (k->body.cap > 1024 * 1024) fb_buf_free(&k->body);
+    if (k->req.cap > 1024 * 1024) fb_buf_free(&k->req);
     k->url.len = k->req.len = k->body.len = k->head.len = 0;
     k->errbuf[0] = '\0';
     k->last_move = 0;
