@@ -126,18 +126,20 @@ local function response_info(res)
   }
 end
 
+-- Misuse raises, naming the argument, at the caller of the public method (level 3 from here).
+local function check_arg(v, want, n, method, what)
+  if type(v) ~= want then
+    error(("bad argument #%d to '%s' (%s expected, got %s)"):format(n, method, what or want, type(v)), 3)
+  end
+end
+
+-- `self` must be a live featurebase.Client (a call with a dot, client.reply(...), is caught here).
 local function check_client(self, method)
   if getmetatable(self) ~= Client then
     error(("bad argument #1 to '%s' (featurebase.Client expected, got %s: call it as client:%s(...))")
       :format(method, type(self), method), 3)
   end
   if not self._core then error("featurebase: the client is closed", 3) end
-end
-
-local function check_params(params, method, n)
-  if type(params) ~= "table" then
-    error(("bad argument #%d to '%s' (table expected, got %s)"):format(n, method, type(params)), 3)
-  end
 end
 
 -- Options the Lua layer handles (the rest go to the C core, which refuses unknown ones).
@@ -227,9 +229,9 @@ local BLOCKING = {
 }
 
 -- One line (and its fields) per attempt for the `log` option: no body, no headers, so no key.
-local function log_attempt(log, path, attempt, started, now, res, err, wait, why)
+local function log_attempt(log, path, attempt, started, now, info, err, wait, why)
   local e = { method = "POST", path = path, attempt = attempt, ms = math.floor((now - started) * 1e6 + 0.5) / 1e3,
-    status = res and res.status, kind = err and err.kind, request_id = res and response_info(res).request_id,
+    status = info and info.status, kind = err and err.kind, request_id = info and info.request_id,
     retry_in = wait, gave_up = err and not wait and why or nil }
   local outcome = err and (err.kind .. (e.status and (" " .. e.status) or "")) or tostring(e.status)
   local line = ("featurebase: POST %s -> %s%s in %.1f ms, attempt %d"):format(path, outcome,
@@ -257,7 +259,7 @@ local function run(self, path, body, o, io)
       info.attempts = attempt
       value, err = core.decode(res)
       if value ~= nil then
-        if o.log then log_attempt(o.log, path, attempt, began, io.now(), res) end
+        if o.log then log_attempt(o.log, path, attempt, began, io.now(), info) end
         return value, nil, info
       end
     else
@@ -266,7 +268,7 @@ local function run(self, path, body, o, io)
     err.attempts = attempt
     local wait, why = retry.delay(err, attempt, o, os.time())
     if wait and o.deadline and io.now() - start + wait >= o.deadline then wait, why = nil, "deadline reached" end
-    if o.log then log_attempt(o.log, path, attempt, began, io.now(), res, err, wait, why) end
+    if o.log then log_attempt(o.log, path, attempt, began, io.now(), info, err, wait, why) end
     if not wait then return nil, err, info end
     io.sleep(wait)
   end
@@ -350,7 +352,7 @@ end
 ---@return featurebase.Response|nil response status, headers, request id and rate limits
 function Client:create_conversation(params, opts)
   check_client(self, "create_conversation")
-  check_params(params, "create_conversation", 1)
+  check_arg(params, "table", 1, "create_conversation")
   local o, oerr = call_options(self, opts, "create_conversation", 2)
   if not o then return nil, oerr, nil end
   local path, body = encode_create(params, o.max_request_size)
@@ -367,7 +369,7 @@ end
 ---@return featurebase.Response|nil response
 function Client:reply(conversation_id, params, opts)
   check_client(self, "reply")
-  check_params(params, "reply", 2)
+  check_arg(params, "table", 2, "reply")
   local o, oerr = call_options(self, opts, "reply", 3)
   if not o then return nil, oerr, nil end
   local path, body = core.encode_reply(conversation_id, params, o.max_request_size)
@@ -402,6 +404,8 @@ M.Client = Client
 M._run = run
 M._call_options = call_options
 M._split_options = split_options
+M._check_arg = check_arg
+M._check_client = check_client
 M._encode_create = encode_create -- createdAt as a Lua time, then core.encode_create
 
 -- Helpers (featurebase.helpers): client:start_conversation, reply_as_contact, reply_as_admin, add_note,

@@ -98,29 +98,27 @@ static const char *check_base_url(const char *s, size_t n) {
     return NULL;
 }
 
-/* Reads a positive, finite number of seconds into milliseconds. */
-static int seconds_option(lua_State *L, int opts, const char *name, long *ms) {
-    lua_Number v;
+/* opts[name] when it is a number in [min, max] (whole if asked; NaN never is), left in *v; nil
+ * leaves *v as it was. Returns 0 for anything else. */
+static int number_option(lua_State *L, int opts, const char *name, lua_Number min, lua_Number max, int whole,
+                         lua_Number *v) {
+    lua_Number x;
+    int type;
     lua_getfield(L, opts, name);
-    if (lua_isnil(L, -1)) { lua_pop(L, 1); return 1; }
-    if (lua_type(L, -1) != LUA_TNUMBER) return 0;
-    v = lua_tonumber(L, -1);
+    type = lua_type(L, -1);
+    x = lua_tonumber(L, -1);
     lua_pop(L, 1);
-    if (!(v > 0 && v <= 86400)) return 0; /* also refuses NaN */
-    *ms = (long)ceil(v * 1000);
+    if (type == LUA_TNIL) return 1;
+    if (type != LUA_TNUMBER || !(x >= min && x <= max) || (whole && x != floor(x))) return 0;
+    *v = x;
     return 1;
 }
 
-/* Reads a whole number of bytes from 1 to MAX_BYTES_OPTION. */
-static int bytes_option(lua_State *L, int opts, const char *name, size_t *bytes) {
-    lua_Number v;
-    lua_getfield(L, opts, name);
-    if (lua_isnil(L, -1)) { lua_pop(L, 1); return 1; }
-    if (lua_type(L, -1) != LUA_TNUMBER) return 0;
-    v = lua_tonumber(L, -1);
-    lua_pop(L, 1);
-    if (!(v >= 1 && v <= MAX_BYTES_OPTION) || v != floor(v)) return 0;
-    *bytes = (size_t)v;
+/* Seconds (0, 1 day] into milliseconds. */
+static int seconds_option(lua_State *L, int opts, const char *name, long *ms) {
+    lua_Number v = -1; /* stays -1 when the option is absent */
+    if (!number_option(L, opts, name, 0, 86400, 0, &v) || v == 0) return 0;
+    if (v > 0) *ms = (long)ceil(v * 1000);
     return 1;
 }
 
@@ -128,7 +126,8 @@ static int bytes_option(lua_State *L, int opts, const char *name, size_t *bytes)
  * stall_timeout=, max_response_size=} -> client | nil, err. Everything is checked before curl is touched. */
 static int fb_client_new(lua_State *L) {
     const char *key, *url, *version, *why;
-    size_t keylen, urllen, vlen, max_response = FB_DEFAULT_MAX_RESPONSE;
+    size_t keylen, urllen, vlen, max_response;
+    lua_Number max_bytes = (lua_Number)FB_DEFAULT_MAX_RESPONSE; /* absent: the default */
     long timeout_ms = DEFAULT_TIMEOUT_MS, connect_ms = DEFAULT_CONNECT_TIMEOUT_MS, stall_ms = FB_DEFAULT_STALL_MS;
     fb_client *c;
     curl_version_info_data *cv;
@@ -191,8 +190,9 @@ static int fb_client_new(lua_State *L) {
     if (connect_ms > timeout_ms) connect_ms = timeout_ms;
     if (!seconds_option(L, 1, "stall_timeout", &stall_ms))
         return option_error(L, "stall_timeout", "must be a number of seconds greater than 0");
-    if (!bytes_option(L, 1, "max_response_size", &max_response))
+    if (!number_option(L, 1, "max_response_size", 1, MAX_BYTES_OPTION, 1, &max_bytes))
         return option_error(L, "max_response_size", "must be a whole number of bytes from 1 to 1073741824 (1 GiB)");
+    max_response = (size_t)max_bytes;
 
     /* The userdata exists (zeroed, with __gc) before any resource is attached to it. */
     c = (fb_client *)lua_newuserdata(L, sizeof *c);

@@ -181,21 +181,6 @@ function M.run(client)
   if s then s:drive() end
 end
 
--- Misuse raises at the caller of the public method (level 3 from here).
-local function check_client(client, method, Client)
-  if getmetatable(client) ~= Client then
-    error(("bad argument #1 to '%s' (featurebase.Client expected, got %s: call it as client:%s(...))")
-      :format(method, type(client), method), 3)
-  end
-  if not client._core then error("featurebase: the client is closed", 3) end
-end
-
-local function check_arg(v, want, n, method, what)
-  if type(v) ~= want then
-    error(("bad argument #%d to '%s' (%s expected, got %s)"):format(n, method, what or want, type(v)), 3)
-  end
-end
-
 -- Validation and encoding, exactly as the blocking methods do: path, body, o or nil, err.
 local function encode(fb, client, method, id, params, opts)
   local o, oerr = fb._call_options(client, opts, method, 0)
@@ -217,23 +202,23 @@ local function encode_spec(fb, client, spec, i, method)
   end
   local name, opts = spec[1], nil
   if name == "create_conversation" then
-    check_arg(spec[2], "table", 1, method, ("calls[%d][2] params table"):format(i))
+    fb._check_arg(spec[2], "table", 1, method, ("calls[%d][2] params table"):format(i))
     opts = spec[3]
   elseif name == "reply" then
-    check_arg(spec[3], "table", 1, method, ("calls[%d][3] params table"):format(i))
+    fb._check_arg(spec[3], "table", 1, method, ("calls[%d][3] params table"):format(i))
     opts = spec[4]
   else
     error(("bad argument #1 to '%s' (calls[%d][1] must be \"create_conversation\" or \"reply\", got %s)")
       :format(method, i, tostring(name)), 3)
   end
-  if opts ~= nil then check_arg(opts, "table", 1, method, ("calls[%d] options table"):format(i)) end
+  if opts ~= nil then fb._check_arg(opts, "table", 1, method, ("calls[%d] options table"):format(i)) end
   if name == "create_conversation" then return encode(fb, client, name, nil, spec[2], opts) end
   return encode(fb, client, name, spec[2], spec[3], opts)
 end
 
-local function check_concurrency(opts, method)
+local function check_concurrency(fb, opts, method)
   if opts == nil then return 16 end
-  check_arg(opts, "table", 3, method)
+  fb._check_arg(opts, "table", 3, method)
   local n = opts.concurrency
   if n == nil then return 16 end
   if type(n) ~= "number" or n < 1 or n ~= math.floor(n) then
@@ -325,10 +310,10 @@ function M.install(fb)
   ---@param callback fun(conversation: table|nil, err: featurebase.Error|nil, response: featurebase.Response|nil)
   ---@param opts? featurebase.CallOptions
   function Client:create_conversation_async(params, callback, opts)
-    check_client(self, "create_conversation_async", Client)
-    check_arg(params, "table", 1, "create_conversation_async")
-    check_arg(callback, "function", 2, "create_conversation_async")
-    if opts ~= nil then check_arg(opts, "table", 3, "create_conversation_async", "table of options") end
+    fb._check_client(self, "create_conversation_async")
+    fb._check_arg(params, "table", 1, "create_conversation_async")
+    fb._check_arg(callback, "function", 2, "create_conversation_async")
+    if opts ~= nil then fb._check_arg(opts, "table", 3, "create_conversation_async", "table of options") end
     M.scheduler(self):submit(callback, false, encode(fb, self, "create_conversation", nil, params, opts))
   end
 
@@ -338,17 +323,17 @@ function M.install(fb)
   ---@param callback fun(part: table|nil, err: featurebase.Error|nil, response: featurebase.Response|nil)
   ---@param opts? featurebase.CallOptions
   function Client:reply_async(conversation_id, params, callback, opts)
-    check_client(self, "reply_async", Client)
-    check_arg(params, "table", 2, "reply_async")
-    check_arg(callback, "function", 3, "reply_async")
-    if opts ~= nil then check_arg(opts, "table", 4, "reply_async", "table of options") end
+    fb._check_client(self, "reply_async")
+    fb._check_arg(params, "table", 2, "reply_async")
+    fb._check_arg(callback, "function", 3, "reply_async")
+    if opts ~= nil then fb._check_arg(opts, "table", 4, "reply_async", "table of options") end
     M.scheduler(self):submit(callback, false, encode(fb, self, "reply", conversation_id, params, opts))
   end
 
   --- Runs this client's async calls until every one has called back (scripts; not inside Neovim).
   -- Re-raises the first error a callback raised.
   function Client:run()
-    check_client(self, "run", Client)
+    fb._check_client(self, "run")
     M.run(self)
   end
 
@@ -360,9 +345,9 @@ function M.install(fb)
   ---@param opts? {concurrency?: integer}
   ---@return {value: table|nil, err: featurebase.Error|nil, response: featurebase.Response|nil}[]
   function Client:map(calls, opts)
-    check_client(self, "map", Client)
-    check_arg(calls, "table", 1, "map")
-    local limit = check_concurrency(opts, "map")
+    fb._check_client(self, "map")
+    fb._check_arg(calls, "table", 1, "map")
+    local limit = check_concurrency(fb, opts, "map")
     local encoded = {}
     for i = 1, #calls do encoded[i] = { encode_spec(fb, self, calls[i], i, "map") } end
     local out
@@ -378,10 +363,10 @@ function M.install(fb)
   ---@param opts? {concurrency?: integer}
   ---@param callback fun(results: {value: table|nil, err: featurebase.Error|nil, response: featurebase.Response|nil}[])
   function Client:map_async(calls, opts, callback)
-    check_client(self, "map_async", Client)
-    check_arg(calls, "table", 1, "map_async")
-    local limit = check_concurrency(opts, "map_async")
-    check_arg(callback, "function", 3, "map_async")
+    fb._check_client(self, "map_async")
+    fb._check_arg(calls, "table", 1, "map_async")
+    local limit = check_concurrency(fb, opts, "map_async")
+    fb._check_arg(callback, "function", 3, "map_async")
     local encoded = {}
     for i = 1, #calls do encoded[i] = { encode_spec(fb, self, calls[i], i, "map_async") } end
     map_start(self, encoded, limit, callback)

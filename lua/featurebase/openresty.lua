@@ -305,12 +305,6 @@ local function check_client(self, method)
   end
 end
 
-local function check_params(params, method, n)
-  if type(params) ~= "table" then
-    error(("bad argument #%d to '%s' (table expected, got %s)"):format(n, method, type(params)), 3)
-  end
-end
-
 --- Opens a conversation: `POST /v2/conversations`. Same arguments and results as the blocking
 -- `featurebase.Client:create_conversation`; yields to nginx while waiting.
 ---@param params featurebase.CreateParams
@@ -320,7 +314,7 @@ end
 ---@return featurebase.Response|nil response
 function Client:create_conversation(params, opts)
   check_client(self, "create_conversation")
-  check_params(params, "create_conversation", 1)
+  featurebase._check_arg(params, "table", 1, "create_conversation")
   local o, oerr = featurebase._call_options(self, opts, "create_conversation", 2)
   if not o then return nil, oerr, nil end
   local path, body = featurebase._encode_create(params, o.max_request_size) -- createdAt may be a Lua time
@@ -338,7 +332,7 @@ end
 ---@return featurebase.Response|nil response
 function Client:reply(conversation_id, params, opts)
   check_client(self, "reply")
-  check_params(params, "reply", 2)
+  featurebase._check_arg(params, "table", 2, "reply")
   local o, oerr = featurebase._call_options(self, opts, "reply", 3)
   if not o then return nil, oerr, nil end
   local path, body = core.encode_reply(conversation_id, params, o.max_request_size)
