@@ -238,22 +238,14 @@ static int fb_client_new(lua_State *L) {
     return 1;
 }
 
-/* client:perform(path, body [, timeout_seconds]) -> {status=, headers=, body=} | nil, err.
+/* client:perform(method, path, body|nil [, timeout_seconds [, safe]]) -> value, response | nil, err.
  * Blocking: the Lua state is not touched between prepare and the result. */
 static int fb_client_perform(lua_State *L) {
     fb_client *c = fb_client_check(L, 1);
-    size_t plen, blen;
-    const char *path = luaL_checklstring(L, 2, &plen);
-    const char *body = luaL_checklstring(L, 3, &blen);
-    long timeout_ms = c->timeout_ms;
+    fb_request r;
     CURLcode rc;
-    if (!lua_isnoneornil(L, 4)) {
-        lua_Number t = luaL_checknumber(L, 4);
-        luaL_argcheck(L, t > 0 && t <= 86400, 4, "timeout must be a number of seconds greater than 0");
-        timeout_ms = (long)ceil(t * 1000);
-    }
-    luaL_argcheck(L, plen > 0 && path[0] == '/', 2, "path must start with '/'");
-    if (!fb_conn_prepare(&c->conn, c->base_url, path, body, blen, timeout_ms))
+    fb_conn_check_request(L, 2, &r, c->timeout_ms);
+    if (!fb_conn_prepare(&c->conn, r.method, c->base_url, r.path, r.body, r.n, r.timeout_ms, r.safe))
         return luaL_error(L, "featurebase: not enough memory for the request");
     rc = curl_easy_perform(c->conn.easy);
     return fb_conn_push_result(L, &c->conn, rc);

@@ -8,6 +8,7 @@
 #include "fb_decode.h"
 #include "fb_error.h"
 #include "fb_multi.h"
+#include "fb_api.h"
 #include "fb_validate.h"
 #include "fb_base64.h"
 #include "fb_file.h"
@@ -56,7 +57,7 @@ int luaopen_featurebase_core(lua_State *L) {
     lua_newtable(L);
     fb_client_init(L);
     fb_multi_init(L);
-    fb_validate_init(L);
+    fb_api_init(L);
     fb_decode_init(L);
     fb_base64_init(L);
     fb_file_init(L);

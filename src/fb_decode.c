@@ -80,13 +80,78 @@ static void copy_field(lua_State *L, int from, int err, const char *name, const 
     else lua_pop(L, 1);
 }
 
-/* core.decode(response) -> value | nil, err, where response is {status=, headers=, body=} as the
- * transports produce it. 2xx with a JSON object: the decoded table. 2xx otherwise: a "decode"
- * error. Anything else: an "http" error with the status, headers, request id, decoded body and
- * the server's message ({"error": {"type", "code", "message", "param", "status"}}). */
+/* Pushes the decoded answer: 2xx with a JSON object -> the table (returns 1); 2xx otherwise -> nil,
+ * "decode" error; anything else -> nil, "http" error with the status, headers (the table at index
+ * headers, or nil), request id, decoded body and the server's message: {"error": {"type", "code",
+ * "message", "param", "status"}}, or a flat {"message": ...} as some answers have. Returns 1 or 2. */
+int fb_decode_push(lua_State *L, int status, int headers, const char *body, size_t n) {
+    int ok, err, value, base = lua_gettop(L);
+    headers = fb_absindex(L, headers);
+    lua_pushlstring(L, body, n);
+    ok = json_decode(L, -1);
+    value = lua_gettop(L); /* the value, or cjson's message */
+
+    if (status >= 200 && status < 300) {
+        if (ok && lua_istable(L, value)) {
+            lua_replace(L, base + 1);
+            lua_settop(L, base + 1);
+            return 1;
+        }
+        lua_pushnil(L);
+        fb_error_push(L, "decode",
+                      lua_pushfstring(L, "the server answered %d but the body is not a JSON object%s%s",
+                                      status, ok ? "" : ": ", ok ? "" : lua_tostring(L, value)));
+        lua_remove(L, -2);
+    } else {
+        const char *msg = NULL;
+        if (ok && lua_istable(L, value)) {
+            lua_getfield(L, value, "error");
+            if (lua_istable(L, -1)) lua_getfield(L, -1, "message");
+            else lua_getfield(L, value, "message"); /* the flat shape */
+            if (lua_type(L, -1) == LUA_TSTRING) msg = lua_tostring(L, -1); /* stays on the stack */
+        }
+        if (!msg) msg = lua_pushfstring(L, "the server answered %d %s", status, status_text(status));
+        fb_error_push(L, "http", msg);
+    }
+    err = lua_gettop(L);
+    lua_pushinteger(L, status);
+    lua_setfield(L, err, "status");
+    lua_pushvalue(L, headers);
+    lua_setfield(L, err, "headers");
+    if (lua_istable(L, headers)) {
+        lua_getfield(L, headers, "x-request-id");
+        if (lua_isnil(L, -1)) { lua_pop(L, 1); lua_getfield(L, headers, "request-id"); }
+        lua_setfield(L, err, "request_id");
+    }
+    if (ok && lua_istable(L, value)) {
+        lua_getfield(L, value, "error");
+        if (lua_istable(L, -1)) {
+            int e = lua_gettop(L);
+            copy_field(L, e, err, "type", "error_type");
+            copy_field(L, e, err, "code", "code");
+            copy_field(L, e, err, "param", "param");
+        } else {
+            copy_field(L, value, err, "code", "code"); /* flat: {"code": 400, "message": ...} */
+        }
+        lua_pop(L, 1);
+        lua_pushvalue(L, value);
+    } else {
+        lua_pushlstring(L, body, n > MAX_RAW_BODY ? MAX_RAW_BODY : n);
+    }
+    lua_setfield(L, err, "body");
+    lua_pushnil(L);
+    lua_pushvalue(L, err);
+    lua_replace(L, base + 2);
+    lua_replace(L, base + 1);
+    lua_settop(L, base + 2);
+    return 2;
+}
+
+/* core.decode(response) -> value | nil, err, where response is {status=, headers=, body=} as a
+ * Lua transport (OpenResty's cosockets) produces it; the libcurl transports decode in C. */
 static int fb_decode_decode(lua_State *L) {
-    lua_Integer status;
-    int ok, err;
+    size_t n;
+    const char *body;
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
     lua_getfield(L, 1, "status");  /* 2 */
@@ -96,59 +161,8 @@ static int fb_decode_decode(lua_State *L) {
     luaL_argcheck(L, lua_type(L, 4) == LUA_TSTRING, 1, "response.body must be a string");
     /* range first: converting NaN or 1e300 to an integer is undefined behaviour (found by fuzzing) */
     luaL_argcheck(L, lua_tonumber(L, 2) >= 0 && lua_tonumber(L, 2) <= 999, 1, "response.status must be 0 to 999");
-    status = (lua_Integer)lua_tonumber(L, 2);
-    ok = json_decode(L, 4); /* 5: value or cjson's message */
-
-    if (status >= 200 && status < 300) {
-        if (ok && lua_istable(L, 5)) return 1;
-        lua_pushnil(L);
-        fb_error_push(L, "decode",
-                      lua_pushfstring(L, "the server answered %d but the body is not a JSON object%s%s",
-                                      (int)status, ok ? "" : ": ", ok ? "" : lua_tostring(L, 5)));
-    } else {
-        const char *msg = NULL;
-        lua_pushnil(L);
-        if (ok && lua_istable(L, 5)) {
-            lua_getfield(L, 5, "error");
-            if (lua_istable(L, -1)) {
-                lua_getfield(L, -1, "message");
-                if (lua_type(L, -1) == LUA_TSTRING) msg = lua_tostring(L, -1);
-                lua_pop(L, 1); /* the string stays reachable from the body */
-            }
-            lua_pop(L, 1);
-        }
-        if (!msg) msg = lua_pushfstring(L, "the server answered %d %s", (int)status, status_text(status));
-        fb_error_push(L, "http", msg);
-    }
-    err = lua_gettop(L);
-    lua_pushvalue(L, 2);
-    lua_setfield(L, err, "status");
-    lua_pushvalue(L, 3);
-    lua_setfield(L, err, "headers");
-    if (lua_istable(L, 3)) {
-        lua_getfield(L, 3, "x-request-id");
-        if (lua_isnil(L, -1)) { lua_pop(L, 1); lua_getfield(L, 3, "request-id"); }
-        lua_setfield(L, err, "request_id");
-    }
-    if (ok && lua_istable(L, 5)) {
-        lua_getfield(L, 5, "error");
-        if (lua_istable(L, -1)) {
-            int e = lua_gettop(L);
-            copy_field(L, e, err, "type", "error_type");
-            copy_field(L, e, err, "code", "code");
-            copy_field(L, e, err, "param", "param");
-        }
-        lua_pop(L, 1);
-        lua_pushvalue(L, 5);
-    } else {
-        size_t n;
-        const char *raw = lua_tolstring(L, 4, &n);
-        lua_pushlstring(L, raw, n > MAX_RAW_BODY ? MAX_RAW_BODY : n);
-    }
-    lua_setfield(L, err, "body");
-    lua_pushnil(L);
-    lua_pushvalue(L, err);
-    return 2;
+    body = lua_tolstring(L, 4, &n);
+    return fb_decode_push(L, (int)lua_tonumber(L, 2), 3, body, n);
 }
 
 void fb_decode_init(lua_State *L) {

@@ -1,8 +1,10 @@
 #include <ctype.h>
+#include <math.h>
 #include <string.h>
 #include <time.h>
 #include "fb_http.h"
 #include "fb_error.h"
+#include "fb_decode.h"
 
 static double monotonic(void) {
     struct timespec ts;
@@ -85,8 +87,25 @@ int fb_conn_open(fb_conn *k, struct curl_slist *headers, long connect_timeout_ms
     return 1;
 }
 
-int fb_conn_prepare(fb_conn *k, const char *base, const char *path, const char *body, size_t n,
-                    long timeout_ms) {
+void fb_conn_check_request(lua_State *L, int i, fb_request *r, long timeout_ms) {
+    static const char *const methods[] = {"GET", "POST", "PATCH", "DELETE", NULL};
+    size_t plen;
+    r->method = methods[luaL_checkoption(L, i, NULL, methods)];
+    r->path = luaL_checklstring(L, i + 1, &plen);
+    luaL_argcheck(L, plen > 0 && r->path[0] == '/', i + 1, "path must start with '/'");
+    r->body = lua_isnoneornil(L, i + 2) ? NULL : luaL_checklstring(L, i + 2, &r->n);
+    if (!r->body) r->n = 0;
+    r->timeout_ms = timeout_ms;
+    if (!lua_isnoneornil(L, i + 3)) {
+        lua_Number t = luaL_checknumber(L, i + 3);
+        luaL_argcheck(L, t > 0 && t <= 86400, i + 3, "timeout must be a number of seconds greater than 0");
+        r->timeout_ms = (long)ceil(t * 1000);
+    }
+    r->safe = lua_toboolean(L, i + 4);
+}
+
+int fb_conn_prepare(fb_conn *k, const char *method, const char *base, const char *path, const char *body,
+                    size_t n, long timeout_ms, int safe) {
     /* one big exchange must not pin its memory for the life of the client */
     if (k->body.cap > 1024 * 1024) fb_buf_free(&k->body);
     if (k->req.cap > 1024 * 1024) fb_buf_free(&k->req);
@@ -95,12 +114,18 @@ int fb_conn_prepare(fb_conn *k, const char *base, const char *path, const char *
     k->last_move = 0;
     k->last_dl = k->last_ul = 0;
     k->too_big = k->stalled = 0;
+    k->safe = safe;
     if (!fb_buf_addstr(&k->url, base) || !fb_buf_addstr(&k->url, path) || !fb_buf_add(&k->url, "", 1) ||
-        !fb_buf_add(&k->req, body, n) || !fb_buf_add(&k->req, "", 1))
+        (body && (!fb_buf_add(&k->req, body, n) || !fb_buf_add(&k->req, "", 1))))
         return 0;
     curl_easy_setopt(k->easy, CURLOPT_URL, k->url.data);
-    curl_easy_setopt(k->easy, CURLOPT_POSTFIELDS, k->req.data);
-    curl_easy_setopt(k->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
+    if (body) { /* POST, or PATCH/DELETE with a JSON body */
+        curl_easy_setopt(k->easy, CURLOPT_POSTFIELDS, k->req.data);
+        curl_easy_setopt(k->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
+    } else {
+        curl_easy_setopt(k->easy, CURLOPT_HTTPGET, 1L);
+    }
+    curl_easy_setopt(k->easy, CURLOPT_CUSTOMREQUEST, strcmp(method, body ? "POST" : "GET") ? method : NULL);
     curl_easy_setopt(k->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
     return 1;
 }
@@ -193,14 +218,20 @@ int fb_conn_push_result(lua_State *L, fb_conn *k, CURLcode rc) {
         return 2;
     }
     curl_easy_getinfo(k->easy, CURLINFO_RESPONSE_CODE, &status);
-    lua_createtable(L, 0, 3);
+    lua_createtable(L, 0, 2); /* the response: {status=, headers=} */
     lua_pushinteger(L, (lua_Integer)status);
     lua_setfield(L, -2, "status");
     fb_conn_push_headers(L, k->head.data, k->head.len);
     lua_setfield(L, -2, "headers");
-    lua_pushlstring(L, k->body.data ? k->body.data : "", k->body.len);
-    lua_setfield(L, -2, "body");
-    return 1;
+    lua_getfield(L, -1, "headers");
+    if (fb_decode_push(L, (int)status, -1, k->body.data ? k->body.data : "", k->body.len) == 1) {
+        lua_remove(L, -2);      /* the headers copy */
+        lua_insert(L, -2);      /* value, response */
+        return 2;
+    }
+    lua_remove(L, -3);          /* the headers copy: err holds them */
+    lua_remove(L, -3);          /* the response */
+    return 2;
 }
 
 void fb_conn_close(fb_conn *k) {

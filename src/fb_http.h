@@ -21,16 +21,31 @@ typedef struct fb_conn {
     double last_move;            /* monotonic seconds when a byte last moved; 0 before the first */
     curl_off_t last_dl, last_ul;
     int too_big, stalled;        /* why a callback aborted the transfer */
+    int safe;                    /* the request may be repeated (GET, PATCH, DELETE, upsert) */
 } fb_conn;
 
 /* Creates the easy handle with the options every request shares. Returns 0 when out of memory. */
 int fb_conn_open(fb_conn *k, struct curl_slist *headers, long connect_timeout_ms);
 /* Sets the response size limit (bytes) and the stall timeout (ms) of this connection. */
 void fb_conn_limits(fb_conn *k, size_t max_body, long stall_ms);
-/* Readies one POST of body to url (both copied into the conn). Returns 0 when out of memory. */
-int fb_conn_prepare(fb_conn *k, const char *base, const char *path, const char *body, size_t n,
-                    long timeout_ms);
-/* After the transfer: pushes {status=, headers=, body=} when rc is CURLE_OK, else nil, err. */
+/* One request as the transports take it from Lua: (method, path, body|nil [, timeout_seconds [, safe]]). */
+typedef struct fb_request {
+    const char *method, *path, *body; /* body NULL: none */
+    size_t n;
+    long timeout_ms;
+    int safe;
+} fb_request;
+
+/* Reads a request's arguments from index i on (raising on misuse); timeout_ms is the default. */
+void fb_conn_check_request(lua_State *L, int i, fb_request *r, long timeout_ms);
+
+/* Readies one request: method ("GET", "POST", "PATCH", "DELETE") to base .. path, with body (n
+ * bytes of JSON, copied) or none (NULL). safe: the request may be repeated without harm.
+ * Returns 0 when out of memory. */
+int fb_conn_prepare(fb_conn *k, const char *method, const char *base, const char *path, const char *body,
+                    size_t n, long timeout_ms, int safe);
+/* After the transfer: when rc is CURLE_OK, decodes the answer and pushes value, {status=, headers=}
+ * for a 2xx JSON object, else nil, err (http/decode/network/timeout). Returns 2. */
 int fb_conn_push_result(lua_State *L, fb_conn *k, CURLcode rc);
 /* Pushes {lowercased-name = value} for raw header lines (pure: the fuzzer calls it directly). */
 void fb_conn_push_headers(lua_State *L, const char *raw, size_t n);

@@ -206,23 +206,16 @@ static fb_slot *acquire(lua_State *L, fb_engine *e) {
     return s;
 }
 
-/* engine:add(path, body [, timeout_seconds]) -> id. Starts the transfer; nothing blocks. */
+/* engine:add(method, path, body|nil [, timeout_seconds [, safe]]) -> id. Starts the transfer;
+ * nothing blocks. */
 static int fb_engine_add(lua_State *L) {
     fb_engine *e = check_engine(L);
-    size_t plen, blen;
-    const char *path = luaL_checklstring(L, 2, &plen);
-    const char *body = luaL_checklstring(L, 3, &blen);
-    long timeout_ms = e->timeout_ms;
+    fb_request r;
     fb_slot *s;
     CURLMcode mc;
-    if (!lua_isnoneornil(L, 4)) {
-        lua_Number t = luaL_checknumber(L, 4);
-        luaL_argcheck(L, t > 0 && t <= 86400, 4, "timeout must be a number of seconds greater than 0");
-        timeout_ms = (long)ceil(t * 1000);
-    }
-    luaL_argcheck(L, plen > 0 && path[0] == '/', 2, "path must start with '/'");
+    fb_conn_check_request(L, 2, &r, e->timeout_ms);
     s = acquire(L, e);
-    if (!fb_conn_prepare(&s->conn, e->base_url, path, body, blen, timeout_ms))
+    if (!fb_conn_prepare(&s->conn, r.method, e->base_url, r.path, r.body, r.n, r.timeout_ms, r.safe))
         return luaL_error(L, "featurebase: not enough memory for the request");
     if ((mc = curl_multi_add_handle(e->multi, s->conn.easy)) != CURLM_OK)
         return luaL_error(L, "featurebase: curl_multi_add_handle failed: %s", curl_multi_strerror(mc));
@@ -306,24 +299,24 @@ static int fb_engine_run(lua_State *L) {
     return 1;
 }
 
-/* engine:done() -> {{id=, response=} | {id=, err=}, ...}: completed transfers, oldest first,
- * each result exactly what client:perform returns (fb_conn_push_result). */
+/* engine:done() -> {{id=, value=, response=} | {id=, err=}, ...}: completed transfers, oldest
+ * first, each result exactly what client:perform returns (fb_conn_push_result). */
 static int fb_engine_done(lua_State *L) {
     fb_engine *e = check_engine(L);
     size_t i, n = e->ndone;
     lua_createtable(L, (int)n, 0);
     for (i = 0; i < n; i++) {
         fb_slot *s = e->done[i];
-        int nres;
         lua_createtable(L, 0, 3);
         lua_pushinteger(L, s->id);
         lua_setfield(L, -2, "id");
-        nres = fb_conn_push_result(L, &s->conn, s->rc);
-        if (nres == 2) {
+        fb_conn_push_result(L, &s->conn, s->rc);
+        if (lua_isnil(L, -2)) {
             lua_setfield(L, -3, "err");
             lua_pop(L, 1);
         } else {
-            lua_setfield(L, -2, "response");
+            lua_setfield(L, -3, "response");
+            lua_setfield(L, -2, "value");
         }
         lua_rawseti(L, -2, (int)i + 1);
     }

@@ -2,33 +2,15 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include "fb_validate.h"
-#include "fb_buf.h"
 #include "fb_error.h"
 #include "fb_rules.h"
 
-/* The state of one validation: the Lua state, the body being written, and the first failure. */
-typedef struct vctx {
-    lua_State *L;
-    fb_buf *out;
-    size_t limit; /* max_request_size: the body may not grow past it */
-    int oom;
-    char field[128];
-    char msg[384];
-} vctx;
-
-static const char *const create_keys[] = FB_LIST(FB_CREATE_KEYS);
-static const char *const from_keys[] = FB_LIST(FB_FROM_KEYS);
-static const char *const recipients_keys[] = FB_LIST(FB_RECIPIENTS_KEYS);
-static const char *const email_recipients_keys[] = FB_LIST(FB_EMAIL_RECIPIENTS_KEYS);
-static const char *const reply_keys[] = FB_LIST(FB_REPLY_KEYS);
-static const char *const author_types[] = FB_LIST(FB_AUTHOR_TYPES);
-static const char *const channels[] = FB_LIST(FB_CHANNELS);
-static const char *const contact_message_types[] = FB_LIST(FB_CONTACT_MESSAGE_TYPES);
-static const char *const admin_message_types[] = FB_LIST(FB_ADMIN_MESSAGE_TYPES);
+#define MAX_JSON_DEPTH 32 /* customAttributes and the like: deeper is a mistake (or a cycle) */
 
 /* Records the first failure; the message always starts with the field's path. Returns 0. */
-static int fail(vctx *c, const char *field, const char *fmt, ...) {
+int fb_fail(vctx *c, const char *field, const char *fmt, ...) {
     va_list ap;
     int n;
     snprintf(c->field, sizeof c->field, "%s", field);
@@ -39,6 +21,7 @@ static int fail(vctx *c, const char *field, const char *fmt, ...) {
     va_end(ap);
     return 0;
 }
+#define fail fb_fail
 
 /* ---- checks on plain C strings ------------------------------------------------------------ */
 
@@ -80,19 +63,36 @@ static int is_objectid(const char *s, size_t n) {
     return 1;
 }
 
-/* Plausible, not RFC 5322: one '@' with something on each side, no white space, no control
- * characters and none of the separators that would smuggle a second address into one string. */
+static int is_alnum(int ch) {
+    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+}
+
+/* An address by the usual `format: email` reading (the OpenAPI description's): a local part of
+ * letters, digits and !#$%&'*+/=?^_`{|}~- in dot-separated runs (no dot first, last or twice), one
+ * '@', and a host of two or more dot-separated labels of letters, digits and inner hyphens. ASCII
+ * only, so nothing can smuggle a second address or a header into one string. */
 static int is_email(const char *s, size_t n) {
     const char *at = memchr(s, '@', n);
-    size_t i;
-    if (n > FB_EMAIL_MAX || !at || at == s || at == s + n - 1) return 0;
-    if (memchr(at + 1, '@', n - (size_t)(at - s) - 1)) return 0;
-    if (at[1] == '.' || s[n - 1] == '.') return 0;
-    for (i = 0; i < n; i++) {
+    size_t i, local, label = 0, labels = 1;
+    if (n > FB_EMAIL_MAX || !at || at == s) return 0;
+    local = (size_t)(at - s);
+    if (s[0] == '.' || s[local - 1] == '.') return 0;
+    for (i = 0; i < local; i++) {
         unsigned char ch = (unsigned char)s[i];
-        if (ch <= 0x20 || ch == 0x7f || strchr(",;<>\"()[]\\", ch)) return 0;
+        if (ch == '.') { if (s[i + 1] == '.') return 0; continue; }
+        if (!is_alnum(ch) && !strchr("!#$%&'*+/=?^_`{|}~-", ch)) return 0;
     }
-    return 1;
+    for (i = local + 1; i <= n; i++) {
+        unsigned char ch = i < n ? (unsigned char)s[i] : '.';
+        if (ch == '.') {
+            if (label == 0 || label > 63 || s[i - 1] == '-') return 0;
+            if (i < n) labels++;
+            label = 0;
+        } else if (is_alnum(ch) || (ch == '-' && label > 0)) {
+            label++;
+        } else return 0;
+    }
+    return labels >= 2;
 }
 
 static int digits(const char *s, int n, int *v) {
@@ -128,22 +128,35 @@ static int is_timestamp(const char *s, size_t n) {
         while (i < n && s[i] >= '0' && s[i] <= '9') i++;
         if (i == start) return 0;
     }
-    if (i + 1 == n && (s[i] == 'Z' || s[i] == 'z')) return 1;
-    if (i + 6 != n || (s[i] != '+' && s[i] != '-') || s[i + 3] != ':') return 0;
-    return digits(s + i + 1, 2, &oh) && digits(s + i + 4, 2, &om) && oh <= 23 && om <= 59;
+    if (i + 1 == n && (s[i] == 'Z' || s[i] == 'z')) {
+        oh = om = 0;
+    } else {
+        if (i + 6 != n || (s[i] != '+' && s[i] != '-') || s[i + 3] != ':') return 0;
+        if (!digits(s + i + 1, 2, &oh) || !digits(s + i + 4, 2, &om) || oh > 23 || om > 59) return 0;
+        if (s[i] == '-') oh = -oh, om = -om;
+    }
+    /* second 60 is a leap second: only in the last minute of a UTC day */
+    return sec < 60 || ((h * 60 + mi - oh * 60 - om) % 1440 + 1440) % 1440 == 1439;
 }
 
-/* The path id goes into the URL: only characters that need no escaping, so no '/', '..', '?',
- * '#', '%' or space can ever change which endpoint is called. */
-static int is_conversation_id(const char *s, size_t n) {
+/* Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm). */
+static long days_from_civil(long y, long m, long d) {
+    long era, yoe, doy, doe;
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* Conversation and part ids: 1-16 letters and digits. They go into URLs as they are, so nothing
+ * in them ('/', '..', '?', '#', '%', space) can change which endpoint is called. */
+static int is_short_id(const char *s, size_t n) {
     size_t i;
-    if (n < 1 || n > FB_CONVERSATION_ID_MAX) return 0;
-    for (i = 0; i < n; i++) {
-        char ch = s[i];
-        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-              ch == '-' || ch == '_'))
-            return 0;
-    }
+    if (n < 1 || n > FB_SHORT_ID_MAX) return 0;
+    for (i = 0; i < n; i++)
+        if (!is_alnum((unsigned char)s[i])) return 0;
     return 1;
 }
 
@@ -171,6 +184,27 @@ const char *fb_validate_version(const char *s, size_t n) {
     return NULL;
 }
 
+/* Seconds since 1970 of the timestamp string or Lua time at index i (already validated). */
+double fb_timestamp_seconds(lua_State *L, int i) {
+    const char *s;
+    size_t n, k = 19;
+    int y, mo, d, h, mi, sec, oh = 0, om = 0;
+    double t;
+    if (lua_type(L, i) == LUA_TNUMBER) return lua_tonumber(L, i);
+    s = lua_tolstring(L, i, &n);
+    if (!s || n < 20) return 0;
+    digits(s, 4, &y); digits(s + 5, 2, &mo); digits(s + 8, 2, &d);
+    digits(s + 11, 2, &h); digits(s + 14, 2, &mi); digits(s + 17, 2, &sec);
+    t = (double)days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+    if (s[k] == '.') {
+        double scale = 0.1;
+        for (k++; k < n && s[k] >= '0' && s[k] <= '9'; k++, scale /= 10) t += (s[k] - '0') * scale;
+    }
+    if (k + 6 == n && digits(s + k + 1, 2, &oh) && digits(s + k + 4, 2, &om))
+        t -= (s[k] == '-' ? -1 : 1) * (oh * 3600 + om * 60);
+    return t;
+}
+
 /* ---- checks on Lua values ----------------------------------------------------------------- */
 
 static int in_list(const char *s, const char *const *list) {
@@ -179,12 +213,24 @@ static int in_list(const char *s, const char *const *list) {
     return 0;
 }
 
-/* "one of \"a\", \"b\"" into buf, for messages. */
+/* "\"a\", \"b\"" into buf, for messages. */
 static const char *list_text(char *buf, size_t size, const char *const *list) {
     size_t n = 0;
     buf[0] = '\0';
     for (; *list && n < size; list++) {
         int w = snprintf(buf + n, size - n, "%s\"%s\"", n ? ", " : "", *list);
+        if (w < 0) break;
+        n += (size_t)w;
+    }
+    return buf;
+}
+
+/* The known keys of a schema, for messages. */
+static const char *field_names(char *buf, size_t size, const fb_field *f) {
+    size_t n = 0;
+    buf[0] = '\0';
+    for (; f->name && n < size; f++) {
+        int w = snprintf(buf + n, size - n, "%s%s", n ? ", " : "", f->name);
         if (w < 0) break;
         n += (size_t)w;
     }
@@ -201,35 +247,12 @@ const char *fb_validate_printable(const char *s, size_t n, char *buf, size_t siz
     return buf;
 }
 
-static int join(char *buf, size_t size, const char *prefix, const char *name) {
+static void join(char *buf, size_t size, const char *prefix, const char *name) {
     snprintf(buf, size, "%s%s%s", prefix, *prefix ? "." : "", name);
-    return 1;
 }
 
-/* Refuses any key not in allowed, by name: a typo such as body_markdown must not vanish. */
-static int check_keys(vctx *c, int t, const char *const *allowed, const char *prefix) {
-    lua_State *L = c->L;
-    char name[64], path[sizeof c->field], list[256];
-    lua_pushnil(L);
-    while (lua_next(L, t)) {
-        lua_pop(L, 1); /* the value; the key stays for lua_next */
-        if (lua_type(L, -1) != LUA_TSTRING) {
-            const char *what = *prefix ? prefix : "params";
-            const char *tn = luaL_typename(L, -1);
-            lua_pop(L, 1);
-            return fail(c, what, "has a key of type %s; only these fields are known: %s", tn,
-                        list_text(list, sizeof list, allowed));
-        } else {
-            size_t n;
-            const char *k = lua_tolstring(L, -1, &n);
-            if (strlen(k) != n || !in_list(k, allowed)) {
-                join(path, sizeof path, prefix, fb_validate_printable(k, n, name, sizeof name));
-                lua_pop(L, 1);
-                return fail(c, path, "is not a known field (known here: %s)", list_text(list, sizeof list, allowed));
-            }
-        }
-    }
-    return 1;
+static int is_null(lua_State *L, int i) {
+    return lua_type(L, i) == LUA_TLIGHTUSERDATA && lua_touserdata(L, i) == NULL;
 }
 
 /* Pushes t[name] (raw: metatables are never consulted) and returns its type. */
@@ -237,6 +260,54 @@ static int get(lua_State *L, int t, const char *name) {
     lua_pushstring(L, name);
     lua_rawget(L, t);
     return lua_type(L, -1);
+}
+
+const char *fb_field_string(vctx *c, int t, const char *name) {
+    const char *s = get(c->L, t, name) == LUA_TSTRING ? lua_tostring(c->L, -1) : NULL;
+    lua_pop(c->L, 1); /* the string stays reachable from t */
+    return s;
+}
+
+int fb_field_present(vctx *c, int t, const char *name) {
+    int present = get(c->L, t, name) != LUA_TNIL;
+    lua_pop(c->L, 1);
+    return present;
+}
+
+int fb_field_null(vctx *c, int t, const char *name) {
+    int null;
+    get(c->L, t, name);
+    null = is_null(c->L, -1);
+    lua_pop(c->L, 1);
+    return null;
+}
+
+/* Refuses any key the schema does not name: a typo such as body_markdown must not vanish. */
+static int check_keys(vctx *c, int t, const fb_field *fields, const char *prefix) {
+    lua_State *L = c->L;
+    char name[64], path[sizeof c->field], list[256];
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        const fb_field *f;
+        size_t n;
+        const char *k;
+        lua_pop(L, 1); /* the value; the key stays for lua_next */
+        if (lua_type(L, -1) != LUA_TSTRING) {
+            const char *tn = luaL_typename(L, -1);
+            lua_pop(L, 1);
+            return fail(c, *prefix ? prefix : "params", "has a key of type %s; only these fields are known: %s", tn,
+                        field_names(list, sizeof list, fields));
+        }
+        k = lua_tolstring(L, -1, &n);
+        for (f = fields; f->name; f++)
+            if (strlen(f->name) == n && memcmp(f->name, k, n) == 0) break;
+        if (!f->name) {
+            join(path, sizeof path, prefix, fb_validate_printable(k, n, name, sizeof name));
+            lua_pop(L, 1);
+            return fail(c, path, "is not a known field (known here: %s)", field_names(list, sizeof list, fields));
+        }
+    }
+    return 1;
 }
 
 /* Bytes s takes in JSON, quotes and escapes included. */
@@ -254,7 +325,7 @@ static size_t json_size(const char *s, size_t n) {
  * copied, so a 50 MiB string costs nothing. The body written so far counts too. */
 static int fits(vctx *c, const char *path, const char *s, size_t n) {
     size_t room = c->limit - (c->out->len < c->limit ? c->out->len : c->limit);
-    if (n + 2 <= room && (n < room / 6 || json_size(s, n) <= room)) return 1;
+    if (n + 2 <= room && (n < room / 6 || json_size(s, n) * (c->query ? 3 : 1) <= room)) return 1;
     return fail(c, path, "is too large: the request body would pass max_request_size (%lu bytes)",
                 (unsigned long)c->limit);
 }
@@ -273,342 +344,379 @@ static int check_text(vctx *c, int i, const char *path, const char **s, size_t *
     return 1;
 }
 
-static int check_enum(vctx *c, int i, const char *path, const char *const *values, const char **s) {
-    size_t n;
-    char list[128];
-    if (!check_text(c, i, path, s, &n, NULL)) return 0;
-    if (!in_list(*s, values)) return fail(c, path, "must be one of %s", list_text(list, sizeof list, values));
-    return 1;
-}
-
-static int check_objectid(vctx *c, int i, const char *path, const char **s, size_t *n) {
-    if (!check_text(c, i, path, s, n, NULL)) return 0;
-    if (!is_objectid(*s, *n)) return fail(c, path, "must be a 24-character hexadecimal ObjectId");
-    return 1;
-}
-
-/* ---- the JSON body, written as it is checked ---------------------------------------------- */
+/* ---- writing: JSON, or a query string ----------------------------------------------------- */
 
 static int emit(vctx *c, const char *s) {
     if (!fb_buf_addstr(c->out, s)) c->oom = 1;
     return !c->oom;
 }
 
+/* A key: "key": in JSON (with the comma before it unless first), key= in a query. */
 static int emit_key(vctx *c, const char *key) {
     fb_buf *b = c->out;
-    if (b->len && b->data[b->len - 1] != '{' && !emit(c, ",")) return 0;
+    if (c->query) return (b->len == c->qstart || emit(c, "&")) && emit(c, key) && emit(c, "=");
+    if (b->len && b->data[b->len - 1] != '{' && b->data[b->len - 1] != '[' && !emit(c, ",")) return 0;
     if (!fb_buf_json_string(b, key, strlen(key))) c->oom = 1;
     return !c->oom && emit(c, ":");
 }
 
-static int emit_string(vctx *c, const char *s, size_t n) {
-    if (!fb_buf_json_string(c->out, s, n)) c->oom = 1;
+/* A key of a JSON object being written (any bytes: it is checked to be UTF-8 first). */
+static int emit_json_key(vctx *c, const char *s, size_t n) {
+    fb_buf *b = c->out;
+    if (b->data[b->len - 1] != '{' && !emit(c, ",")) return 0;
+    if (!fb_buf_json_string(b, s, n) || !fb_buf_add(b, ":", 1)) c->oom = 1;
     return !c->oom;
 }
 
-static int emit_field(vctx *c, const char *key, const char *s, size_t n) {
+/* Percent-encodes all but RFC 3986's unreserved letters, digits and "-_~" ('.' too, so that no
+ * path segment can be read as "." or ".."). */
+static int percent_encode(fb_buf *b, const char *s, size_t n) {
+    static const char hex[] = "0123456789ABCDEF";
+    size_t i;
+    for (i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        char esc[3];
+        if (is_alnum(ch) || ch == '-' || ch == '_' || ch == '~') {
+            if (!fb_buf_add(b, s + i, 1)) return 0;
+            continue;
+        }
+        esc[0] = '%'; esc[1] = hex[ch >> 4]; esc[2] = hex[ch & 15];
+        if (!fb_buf_add(b, esc, 3)) return 0;
+    }
+    return 1;
+}
+
+static int emit_string(vctx *c, const char *s, size_t n) {
+    if (!(c->query ? percent_encode(c->out, s, n) : fb_buf_json_string(c->out, s, n))) c->oom = 1;
+    return !c->oom;
+}
+
+int fb_emit_field(vctx *c, const char *key, const char *s, size_t n) {
     return emit_key(c, key) && emit_string(c, s, n);
 }
 
-/* A required, non-empty bodyMarkdown. */
-static int body_markdown(vctx *c, int p) {
-    const char *s;
-    size_t n;
-    if (get(c->L, p, "bodyMarkdown") == LUA_TNIL)
-        return fail(c, "bodyMarkdown", "is required: the message, in markdown");
-    if (!check_text(c, -1, "bodyMarkdown", &s, &n, NULL)) return 0;
-    if (n == 0) return fail(c, "bodyMarkdown", "must not be empty");
-    emit_field(c, "bodyMarkdown", s, n);
-    lua_pop(c->L, 1);
-    return !c->oom;
+static int emit_number(vctx *c, lua_Number x) {
+    char num[40];
+    if (x == floor(x) && fabs(x) < 9007199254740992.0) snprintf(num, sizeof num, "%.0f", (double)x);
+    else snprintf(num, sizeof num, "%.17g", (double)x);
+    return emit(c, num);
 }
 
-/* emails or ids of an EmailRecipients object: an array (keys 1..n) of checked strings.
- * Returns the count, or -1 on failure. */
-static long recipient_list(vctx *c, int r, const char *prefix, const char *key) {
+/* ---- values ------------------------------------------------------------------------------- */
+
+static int check_object(vctx *c, int t, const fb_schema *s, const char *prefix);
+
+/* Any JSON value (customAttributes): tables with keys 1..n are arrays, others objects with string
+ * keys; featurebase.null is null. prims: 1 = primitives or arrays of primitives (customFields). */
+static int json_value(vctx *c, int i, const char *path, int depth, int prims) {
     lua_State *L = c->L;
-    char path[96], item[112];
-    size_t len, count = 0, i;
-    int is_ids = key[0] == 'i';
-    join(path, sizeof path, prefix, key);
-    if (get(L, r, key) == LUA_TNIL) { lua_pop(L, 1); return 0; }
-    if (!lua_istable(L, -1))
-        return fail(c, path, "must be an array of strings, got %s", luaL_typename(L, -1)) - 1;
-    len = fb_rawlen(L, -1);
+    const char *s;
+    size_t n, len, count = 0, k;
+    char item[sizeof c->field];
+    i = fb_absindex(L, i);
+    switch (lua_type(L, i)) {
+    case LUA_TBOOLEAN: return emit(c, lua_toboolean(L, i) ? "true" : "false");
+    case LUA_TNUMBER:
+        if (!isfinite(lua_tonumber(L, i))) return fail(c, path, "must be a finite number (JSON has no NaN or infinity)");
+        return emit_number(c, lua_tonumber(L, i));
+    case LUA_TSTRING: return check_text(c, i, path, &s, &n, NULL) && emit_string(c, s, n);
+    case LUA_TLIGHTUSERDATA:
+        if (is_null(L, i)) return emit(c, "null");
+        break;
+    case LUA_TTABLE:
+        if (depth > MAX_JSON_DEPTH || !lua_checkstack(L, 6))
+            return fail(c, path, "is nested too deeply (more than %d levels, or a table that contains itself)", MAX_JSON_DEPTH);
+        len = fb_rawlen(L, i);
+        lua_pushnil(L);
+        while (lua_next(L, i)) { lua_pop(L, 1); count++; }
+        if (len > 0 && count == len) { /* an array */
+            if (prims == 2) return fail(c, path, "must hold primitives only (a string, number, boolean or featurebase.null)");
+            if (!emit(c, "[")) return 0;
+            for (k = 1; k <= len; k++) {
+                snprintf(item, sizeof item, "%s[%lu]", path, (unsigned long)k);
+                lua_rawgeti(L, i, (int)k);
+                if ((k > 1 && !emit(c, ",")) || !json_value(c, -1, item, depth + 1, prims ? 2 : 0)) return 0;
+                lua_pop(L, 1);
+            }
+            return emit(c, "]");
+        }
+        if (prims) return fail(c, path, "must be a string, number, boolean, featurebase.null or an array of those");
+        if (!emit(c, "{")) return 0;
+        lua_pushnil(L);
+        while (lua_next(L, i)) {
+            char name[64];
+            if (lua_type(L, -2) != LUA_TSTRING)
+                return fail(c, path, "mixes array items and named keys, or has a key of type %s: "
+                                     "a JSON object needs string keys", luaL_typename(L, -2));
+            s = lua_tolstring(L, -2, &n);
+            join(item, sizeof item, path, fb_validate_printable(s, n, name, sizeof name));
+            if (utf8_length((const unsigned char *)s, n) < 0 || memchr(s, '\0', n))
+                return fail(c, item, "is a key that is not valid UTF-8 text");
+            if (!emit_json_key(c, s, n) || !json_value(c, -1, item, depth + 1, 0)) return 0;
+            lua_pop(L, 1);
+        }
+        return emit(c, "}");
+    default: break;
+    }
+    return fail(c, path, "must be a JSON value (string, number, boolean, table or featurebase.null), got %s",
+                luaL_typename(L, i));
+}
+
+/* A map of string keys (customAttributes, customFields): the keys, then each value as above. */
+static int json_map(vctx *c, int i, const char *path, int prims) {
+    lua_State *L = c->L;
+    char item[sizeof c->field], name[64];
+    i = fb_absindex(L, i);
+    if (!lua_istable(L, i)) return fail(c, path, "must be a table of named values, got %s", luaL_typename(L, i));
+    if (!lua_checkstack(L, 6)) return fail(c, path, "is nested too deeply");
+    if (!emit(c, "{")) return 0;
     lua_pushnil(L);
-    while (lua_next(L, -2)) { lua_pop(L, 1); count++; }
-    if (count != len) return fail(c, path, "must be an array (a sequence 1..n with no other keys)") - 1;
-    if (!emit_key(c, key) || !emit(c, "[")) return -1;
-    for (i = 1; i <= len; i++) {
+    while (lua_next(L, i)) {
         const char *s;
         size_t n;
-        snprintf(item, sizeof item, "%s[%lu]", path, (unsigned long)i);
-        lua_rawgeti(L, -1, (int)i);
-        if (is_ids) {
-            if (!check_objectid(c, -1, item, &s, &n)) return -1;
-        } else {
-            if (!check_text(c, -1, item, &s, &n, NULL)) return -1;
-            if (!is_email(s, n))
-                return fail(c, item, "must be a plausible email address (one @, no spaces or control characters)") - 1;
+        if (lua_type(L, -2) != LUA_TSTRING)
+            return fail(c, path, "has a key of type %s: its keys are names (strings)", luaL_typename(L, -2));
+        s = lua_tolstring(L, -2, &n);
+        join(item, sizeof item, path, fb_validate_printable(s, n, name, sizeof name));
+        if (n == 0 || utf8_length((const unsigned char *)s, n) < 0 || memchr(s, '\0', n))
+            return fail(c, item, "is a key that is not valid, non-empty UTF-8 text");
+        if (!emit_json_key(c, s, n) || !json_value(c, -1, item, 1, prims)) return 0;
+        lua_pop(L, 1);
+    }
+    return emit(c, "}");
+}
+
+/* "from 1 to 500 characters" style bounds, for messages. */
+static void bounds_text(char *buf, size_t size, const fb_field *f, const char *unit) {
+    if (f->max > 0 && f->min > 0) snprintf(buf, size, "%.0f to %.0f %s", f->min, f->max, unit);
+    else if (f->max > 0) snprintf(buf, size, "at most %.0f %s", f->max, unit);
+    else snprintf(buf, size, "at least %.0f %s", f->min, unit);
+}
+
+/* A scalar path argument or field value of the kinds that are strings. Leaves s, n. */
+static int check_string_kind(vctx *c, int i, const fb_field *f, const char *path, const char **s, size_t *n) {
+    long cps;
+    char list[256], range[64];
+    if (!check_text(c, i, path, s, n, &cps)) return 0;
+    switch (f->kind) {
+    case FB_STRING:
+        if ((f->min > 0 && cps < (long)f->min) || (f->max > 0 && cps > (long)f->max)) {
+            if (f->min == 1 && cps == 0 && f->max == 0) return fail(c, path, "must not be empty");
+            bounds_text(range, sizeof range, f, "characters");
+            return fail(c, path, "must be %s, got %ld", range, cps);
         }
-        if ((i > 1 && !emit(c, ",")) || !emit_string(c, s, n)) return -1;
-        lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
-    return emit(c, "]") ? (long)len : -1;
-}
-
-/* recipients.to / .cc / .bcc: {emails = {...}, ids = {...}} with at least one of either. */
-static int email_recipients(vctx *c, int rs, const char *key) {
-    lua_State *L = c->L;
-    char path[64];
-    int r;
-    long emails, ids;
-    join(path, sizeof path, "recipients", key);
-    if (get(L, rs, key) == LUA_TNIL) {
-        lua_pop(L, 1);
-        if (key[0] == 't') return fail(c, path, "is required: {emails = {...}, ids = {...}} with at least one recipient");
         return 1;
-    }
-    if (!lua_istable(L, -1)) return fail(c, path, "must be a table {emails = {...}, ids = {...}}, got %s", luaL_typename(L, -1));
-    r = lua_gettop(L);
-    if (!check_keys(c, r, email_recipients_keys, path)) return 0;
-    if (!emit_key(c, key) || !emit(c, "{")) return 0;
-    if ((emails = recipient_list(c, r, path, "emails")) < 0) return 0;
-    if ((ids = recipient_list(c, r, path, "ids")) < 0) return 0;
-    if (emails + ids == 0) return fail(c, path, "must name at least one recipient in emails or ids");
-    lua_pop(L, 1);
-    return emit(c, "}");
-}
-
-static int recipients(vctx *c, int p, int is_admin) {
-    lua_State *L = c->L;
-    int rs;
-    if (get(L, p, "recipients") == LUA_TNIL) {
-        lua_pop(L, 1);
-        if (is_admin) return fail(c, "recipients", "is required when from.type is \"admin\" (who the outreach goes to)");
+    case FB_ENUM:
+        if (!in_list(*s, (const char *const *)f->sub))
+            return fail(c, path, "must be one of %s", list_text(list, sizeof list, (const char *const *)f->sub));
         return 1;
+    case FB_OBJECTID:
+        if (!is_objectid(*s, *n)) return fail(c, path, "must be a %d-character hexadecimal ObjectId", FB_OBJECTID_LEN);
+        return 1;
+    case FB_SHORTID:
+        if (!is_short_id(*s, *n)) return fail(c, path, "must be 1 to %d letters and digits", FB_SHORT_ID_MAX);
+        return 1;
+    case FB_EMAIL:
+        if ((f->max > 0 && *n > (size_t)f->max) || !is_email(*s, *n))
+            return fail(c, path, "must be a valid email address (name@example.com: ASCII, no spaces, "
+                                 "no dot first, last or twice in the name)");
+        return 1;
+    case FB_TIMESTAMP:
+        if (!is_timestamp(*s, *n))
+            return fail(c, path, "must be an ISO 8601 / RFC 3339 timestamp such as 2025-01-15T10:30:00.000Z, "
+                                 "or a Lua time (os.time())");
+        return 1;
+    case FB_URI:
+        if ((strncmp(*s, "https://", 8) != 0 && strncmp(*s, "http://", 7) != 0) || (f->max > 0 && *n > (size_t)f->max) ||
+            fb_validate_header_value(*s, *n) || memchr(*s, ' ', *n))
+            return fail(c, path, "must be an http(s) URL without spaces");
+        return 1;
+    default: return fail(c, path, "has a kind the validator does not know (a bug)");
     }
-    if (!is_admin) return fail(c, "recipients", "is only for admin outreach; a contact's conversation has no recipients");
-    if (!lua_istable(L, -1)) return fail(c, "recipients", "must be a table {to = ..., cc = ..., bcc = ...}, got %s", luaL_typename(L, -1));
-    rs = lua_gettop(L);
-    if (!check_keys(c, rs, recipients_keys, "recipients")) return 0;
-    if (!emit_key(c, "recipients") || !emit(c, "{")) return 0;
-    if (!email_recipients(c, rs, "to") || !email_recipients(c, rs, "cc") || !email_recipients(c, rs, "bcc"))
-        return 0;
-    lua_pop(L, 1);
-    return emit(c, "}");
 }
 
-/* POST /v2/conversations */
-static int validate_create(vctx *c, int p) {
-    lua_State *L = c->L;
-    const char *type, *id, *channel = NULL, *s;
-    size_t n, idn;
-    long cps;
-    int f, is_admin;
-    if (!check_keys(c, p, create_keys, "")) return 0;
-    if (!emit(c, "{")) return 0;
-
-    if (get(L, p, "from") == LUA_TNIL)
-        return fail(c, "from", "is required: {type = \"contact\" or \"admin\", id = <24-hex ObjectId>}");
-    if (!lua_istable(L, -1)) return fail(c, "from", "must be a table {type = ..., id = ...}, got %s", luaL_typename(L, -1));
-    f = lua_gettop(L);
-    if (!check_keys(c, f, from_keys, "from")) return 0;
-    if (get(L, f, "type") == LUA_TNIL) return fail(c, "from.type", "is required: \"contact\" or \"admin\"");
-    if (!check_enum(c, -1, "from.type", author_types, &type)) return 0;
-    if (get(L, f, "id") == LUA_TNIL) return fail(c, "from.id", "is required: the %s's 24-character ObjectId", type);
-    if (!check_objectid(c, -1, "from.id", &id, &idn)) return 0;
-    is_admin = strcmp(type, "admin") == 0;
-    if (!emit_key(c, "from") || !emit(c, "{") || !emit_field(c, "type", type, strlen(type)) ||
-        !emit_field(c, "id", id, idn) || !emit(c, "}"))
-        return 0;
-    lua_pop(L, 3);
-
-    if (!body_markdown(c, p)) return 0;
-
-    if (get(L, p, "channel") != LUA_TNIL) {
-        if (!check_enum(c, -1, "channel", channels, &channel)) return 0;
-        if (!emit_field(c, "channel", channel, strlen(channel))) return 0;
-    }
-    lua_pop(L, 1);
-
-    if (get(L, p, "subject") != LUA_TNIL) {
-        if (!check_text(c, -1, "subject", &s, &n, &cps)) return 0;
-        if (cps > FB_SUBJECT_MAX) return fail(c, "subject", "must be at most %d characters, got %ld", FB_SUBJECT_MAX, cps);
-        if (!emit_field(c, "subject", s, n)) return 0;
-    } else if (is_admin && channel && strcmp(channel, "email") == 0) {
-        return fail(c, "subject", "is required when an admin writes on the email channel");
-    }
-    lua_pop(L, 1);
-
-    if (!recipients(c, p, is_admin)) return 0;
-
-    if (get(L, p, "createdAt") != LUA_TNIL) {
-        if (!check_text(c, -1, "createdAt", &s, &n, NULL)) return 0;
-        if (!is_timestamp(s, n))
-            return fail(c, "createdAt", "must be an ISO 8601 / RFC 3339 timestamp such as 2025-01-15T10:30:00.000Z");
-        if (!emit_field(c, "createdAt", s, n)) return 0;
-    }
-    lua_pop(L, 1);
-    return emit(c, "}");
+/* A Lua time as the API's timestamp: 2025-01-15T10:30:00.000Z (UTC, milliseconds). */
+static int emit_lua_time(vctx *c, int i, const char *path) {
+    lua_Number t = lua_tonumber(c->L, i);
+    char iso[80];
+    time_t sec;
+    struct tm tm;
+    long ms;
+    if (!(t >= 0 && t < 253402300800.0))
+        return fail(c, path, "must be an ISO 8601 string or a Lua time (os.time()) from 1970 to 9999, got %g", (double)t);
+    sec = (time_t)floor(t);
+    ms = (long)floor((t - (lua_Number)sec) * 1000 + 0.5);
+    if (ms >= 1000) sec++, ms = 0;
+    gmtime_r(&sec, &tm);
+    snprintf(iso, sizeof iso, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+    return emit_string(c, iso, strlen(iso));
 }
 
-/* POST /v2/conversations/{id}/reply */
-static int validate_reply(vctx *c, int p) {
+/* Checks the value at i against field f and writes it (its key is already written). */
+static int value(vctx *c, int i, const fb_field *f, const char *path) {
     lua_State *L = c->L;
-    const char *type, *s, *mtype;
+    const char *s;
     size_t n;
-    long cps;
-    int is_admin, has_id = 0;
-    if (!check_keys(c, p, reply_keys, "")) return 0;
-    if (!emit(c, "{")) return 0;
-
-    if (get(L, p, "type") == LUA_TNIL) return fail(c, "type", "is required: \"contact\" or \"admin\"");
-    if (!check_enum(c, -1, "type", author_types, &type)) return 0;
-    is_admin = strcmp(type, "admin") == 0;
-    if (!emit_field(c, "type", type, strlen(type))) return 0;
-
-    if (get(L, p, "id") != LUA_TNIL) {
-        if (!check_objectid(c, -1, "id", &s, &n)) return 0;
-        if (!emit_field(c, "id", s, n)) return 0;
-        has_id = 1;
-    } else if (is_admin) {
-        return fail(c, "id", "is required for an admin reply: the admin's 24-character ObjectId");
+    char range[64];
+    i = fb_absindex(L, i);
+    switch (f->kind) {
+    case FB_BOOLEAN:
+        if (!lua_isboolean(L, i)) return fail(c, path, "must be a boolean, got %s", luaL_typename(L, i));
+        return emit(c, lua_toboolean(L, i) ? "true" : "false");
+    case FB_NUMBER:
+    case FB_INTEGER: {
+        lua_Number x = lua_tonumber(L, i);
+        const char *what = f->kind == FB_INTEGER ? "whole number" : "number";
+        if (lua_type(L, i) != LUA_TNUMBER) return fail(c, path, "must be a %s, got %s", what, luaL_typename(L, i));
+        if (!isfinite(x) || (f->kind == FB_INTEGER && x != floor(x)) || x < f->min || (f->max > 0 && x > f->max)) {
+            if (f->max > 0) snprintf(range, sizeof range, "from %.0f to %.0f", f->min, f->max);
+            else snprintf(range, sizeof range, "of %.0f or more", f->min);
+            return fail(c, path, "must be a %s %s, got %g", what, range, (double)x);
+        }
+        return emit_number(c, x);
     }
-    lua_pop(L, 1);
+    case FB_TIMESTAMP:
+        if (lua_type(L, i) == LUA_TNUMBER) return emit_lua_time(c, i, path);
+        return check_string_kind(c, i, f, path, &s, &n) && emit_string(c, s, n);
+    case FB_OBJECT:
+        if (!lua_istable(L, i)) return fail(c, path, "must be a table, got %s", luaL_typename(L, i));
+        return check_object(c, i, (const fb_schema *)f->sub, path);
+    case FB_JSON: return json_map(c, i, path, 0);
+    case FB_PRIMITIVES: return json_map(c, i, path, 1);
+    case FB_ARRAY: {
+        const fb_field *item = (const fb_field *)f->sub;
+        char at[sizeof c->field];
+        size_t len, count = 0, k;
 
-    if (get(L, p, "userId") != LUA_TNIL) {
-        if (is_admin) return fail(c, "userId", "is only for contact replies; an admin is named by id");
-        if (!check_text(c, -1, "userId", &s, &n, &cps)) return 0;
-        if (n == 0 || cps > FB_USERID_MAX) return fail(c, "userId", "must be 1 to %d characters, got %ld", FB_USERID_MAX, cps);
-        if (!emit_field(c, "userId", s, n)) return 0;
-    } else if (!is_admin && !has_id) {
-        return fail(c, "id", "or userId is required for a contact reply (the contact's ObjectId, or your own user id)");
+        if (c->query && (f->flags & FB_CSV) && lua_type(L, i) == LUA_TSTRING) { /* "a,b": each one checked */
+            const char *all = lua_tolstring(L, i, &n), *end = all + n;
+            size_t k = 1;
+            for (s = all;; k++) {
+                const char *comma = memchr(s, ',', (size_t)(end - s));
+                snprintf(at, sizeof at, "%s[%lu]", path, (unsigned long)k);
+                lua_pushlstring(L, s, comma ? (size_t)(comma - s) : (size_t)(end - s));
+                if ((k > 1 && !emit(c, ",")) || !value(c, -1, item, at)) return 0;
+                lua_pop(L, 1);
+                if (!comma) return 1;
+                s = comma + 1;
+            }
+        }
+        if (!lua_istable(L, i)) return fail(c, path, "must be an array of values, got %s", luaL_typename(L, i));
+        len = fb_rawlen(L, i);
+        lua_pushnil(L);
+        while (lua_next(L, i)) { lua_pop(L, 1); count++; }
+        if (count != len) return fail(c, path, "must be an array (a sequence 1..n with no other keys)");
+        if ((f->min > 0 && len < (size_t)f->min) || (f->max > 0 && len > (size_t)f->max)) {
+            bounds_text(range, sizeof range, f, "items");
+            return fail(c, path, "must hold %s, got %lu", range, (unsigned long)len);
+        }
+        if (!c->query && !emit(c, "[")) return 0;
+        for (k = 1; k <= len; k++) {
+            snprintf(at, sizeof at, "%s[%lu]", path, (unsigned long)k);
+            lua_rawgeti(L, i, (int)k);
+            if (k > 1 && !emit(c, ",")) return 0;
+            if (!value(c, -1, item, at)) return 0;
+            lua_pop(L, 1);
+        }
+        return c->query || emit(c, "]");
     }
-    lua_pop(L, 1);
-
-    if (!body_markdown(c, p)) return 0;
-
-    if (get(L, p, "messageType") == LUA_TNIL)
-        return fail(c, "messageType", is_admin ? "is required: \"reply\" or \"note\"" : "is required: \"reply\"");
-    if (!check_enum(c, -1, "messageType", is_admin ? admin_message_types : contact_message_types, &mtype)) {
-        if (!is_admin && lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "note") == 0)
-            return fail(c, "messageType", "must be \"reply\" for a contact: only admins write internal notes");
-        return 0;
+    default:
+        return check_string_kind(c, i, f, path, &s, &n) && emit_string(c, s, n);
     }
-    if (!emit_field(c, "messageType", mtype, strlen(mtype))) return 0;
-    lua_pop(L, 1);
-
-    if (get(L, p, "skipNotifications") != LUA_TNIL) {
-        if (!lua_isboolean(L, -1))
-            return fail(c, "skipNotifications", "must be a boolean, got %s", luaL_typename(L, -1));
-        if (!emit_key(c, "skipNotifications") || !emit(c, lua_toboolean(L, -1) ? "true" : "false")) return 0;
-    }
-    lua_pop(L, 1);
-    return emit(c, "}");
 }
 
-/* Runs a validator over the params at index p; on success pushes the body, else nil, err.
- * limit is max_request_size in bytes. */
-static int run(lua_State *L, int p, int (*validate)(vctx *, int), size_t limit) {
+/* A table checked and written against schema s: every field in order, then the schema's rule. */
+static int check_object(vctx *c, int t, const fb_schema *s, const char *prefix) {
+    lua_State *L = c->L;
+    const fb_field *f;
+    char path[sizeof c->field];
+    t = fb_absindex(L, t);
+    if (!lua_checkstack(L, 8)) return fail(c, *prefix ? prefix : "params", "is nested too deeply");
+    if (!check_keys(c, t, s->fields, prefix)) return 0;
+    if (!c->query && !emit(c, "{")) return 0;
+    for (f = s->fields; f->name; f++) {
+        join(path, sizeof path, prefix, f->name);
+        if (get(L, t, f->name) == LUA_TNIL) {
+            lua_pop(L, 1);
+            if (f->flags & FB_REQUIRED) return fail(c, path, "is required%s%s", f->doc ? ": " : "", f->doc ? f->doc : "");
+            continue;
+        }
+        if (is_null(L, -1)) {
+            if (!(f->flags & FB_NULLABLE))
+                return fail(c, path, "cannot be featurebase.null (only fields the API lets you clear can)");
+            if (!emit_key(c, f->name) || !emit(c, "null")) return 0;
+        } else if (!emit_key(c, f->name) || !value(c, -1, f, path)) {
+            return 0;
+        }
+        lua_pop(L, 1);
+    }
+    if (s->rule && !s->rule(c, t, prefix)) return 0;
+    return c->query || emit(c, "}");
+}
+
+/* Writes the path: the endpoint's template with each {name} replaced by its checked argument. */
+static int build_path(vctx *c, const fb_endpoint *ep, int args) {
+    const char *p = ep->path;
+    const fb_field *a = ep->args;
+    while (*p) {
+        const char *open = strchr(p, '{'), *s;
+        size_t n;
+        if (!open) return emit(c, p);
+        if (!fb_buf_add(c->out, p, (size_t)(open - p))) { c->oom = 1; return 0; }
+        if (lua_isnoneornil(c->L, args)) return fail(c, a->name, "is required: %s", a->doc);
+        if (!check_string_kind(c, args, a, a->name, &s, &n)) return 0;
+        if (!percent_encode(c->out, s, n)) { c->oom = 1; return 0; }
+        p = strchr(open, '}') + 1;
+        a++, args++;
+    }
+    return 1;
+}
+
+int fb_validate_request(lua_State *L, const fb_endpoint *ep, int p, int args, size_t limit) {
     vctx c;
-    int base = lua_gettop(L), ok;
+    int base = lua_gettop(L), ok, has_params = p && !lua_isnoneornil(L, p);
     memset(&c, 0, sizeof c);
     c.L = L;
     c.limit = limit;
     luaL_checkstack(L, 24, "featurebase: params nested too deeply");
     c.out = fb_buf_scratch(L);
-    ok = validate(&c, p);
-    if (ok && c.out->len > limit) /* the few bytes of keys and brackets after the last string */
-        ok = fail(&c, "params", "make a request body of %lu bytes, more than max_request_size (%lu bytes)",
-                  (unsigned long)c.out->len, (unsigned long)limit);
-    lua_settop(L, base); /* drop what the checks left behind */
+    ok = build_path(&c, ep, args);
+    if (ok && ep->query && has_params) { /* "?k=v&..." after the path; none when nothing is set */
+        size_t at = c.out->len;
+        c.query = 1;
+        c.qstart = at + 1;
+        ok = emit(&c, "?") && check_object(&c, p, ep->query, "");
+        if (ok && c.out->len == c.qstart) c.out->len = at;
+        c.query = 0;
+    }
+    if (ok) lua_pushlstring(L, c.out->data, c.out->len); /* the path */
+    if (ok && ep->body) {
+        c.out->len = 0;
+        if (has_params) {
+            ok = check_object(&c, p, ep->body, "");
+        } else if (ep->params == FB_PARAMS_REQUIRED) {
+            ok = fail(&c, "params", "are required: a table");
+        } else {
+            ok = emit(&c, "{}");
+        }
+        if (ok && c.out->len > limit) /* the few bytes of keys and brackets after the last string */
+            ok = fail(&c, "params", "make a request body of %lu bytes, more than max_request_size (%lu bytes)",
+                      (unsigned long)c.out->len, (unsigned long)limit);
+    }
     if (!ok) {
+        lua_settop(L, base); /* drop what the checks left behind */
         if (c.oom) return luaL_error(L, "featurebase: not enough memory to build the request");
         fb_error_return(L, "invalid_request", c.msg);
         fb_error_setfield(L, "field", c.field);
         return 2;
     }
-    lua_pushlstring(L, c.out->data, c.out->len);
+    lua_settop(L, base + 1); /* the path */
+    lua_pushstring(L, ep->method);
+    lua_insert(L, base + 1);
+    if (ep->body) lua_pushlstring(L, c.out->data, c.out->len);
+    else lua_pushnil(L);
+    lua_pushboolean(L, ep->safe);
     if (c.out->cap > 1024 * 1024) fb_buf_free(c.out); /* one big body must not pin its memory for ever */
-    return 1;
-}
-
-/* The optional max_request_size argument at index i: a whole number of bytes >= 1. */
-static size_t max_request_arg(lua_State *L, int i) {
-    lua_Number v;
-    if (lua_isnoneornil(L, i)) return FB_DEFAULT_MAX_REQUEST;
-    v = luaL_checknumber(L, i);
-    luaL_argcheck(L, v >= 1 && v == floor(v), i, "max_request_size must be a whole number of bytes >= 1");
-    return v >= (lua_Number)((size_t)-1 / 2) ? (size_t)-1 / 2 : (size_t)v;
-}
-
-/* core.encode_create(params [, max_request_size]) -> path, body | nil, err */
-static int fb_validate_encode_create(lua_State *L) {
-    size_t limit = max_request_arg(L, 2);
-    luaL_checktype(L, 1, LUA_TTABLE);
-    lua_settop(L, 1);
-    lua_pushliteral(L, "/v2/conversations");
-    run(L, 1, validate_create, limit);
-    return 2; /* path, body or nil, err: both are the top two */
-}
-
-/* core.encode_reply(conversation_id, params [, max_request_size]) -> path, body | nil, err */
-static int fb_validate_encode_reply(lua_State *L) {
-    const char *id;
-    size_t n, limit = max_request_arg(L, 3);
-    luaL_checktype(L, 2, LUA_TTABLE);
-    lua_settop(L, 2);
-    if (lua_type(L, 1) != LUA_TSTRING) {
-        fb_error_return(L, "invalid_request", lua_pushfstring(L, "conversation_id must be a string, got %s", luaL_typename(L, 1)));
-        fb_error_setfield(L, "field", "conversation_id");
-        return 2;
-    }
-    id = lua_tolstring(L, 1, &n);
-    if (!is_conversation_id(id, n)) {
-        fb_error_return(L, "invalid_request",
-                        "conversation_id must be 1 to 16 letters, digits, '-' or '_' (no '/', '.', '?', '#', '%' or spaces)");
-        fb_error_setfield(L, "field", "conversation_id");
-        return 2;
-    }
-    lua_pushfstring(L, "/v2/conversations/%s/reply", id);
-    run(L, 2, validate_reply, limit);
-    return 2;
-}
-
-/* core.rules: the limits and enumerations above, for the wrapper and the tests. */
-static void push_list(lua_State *L, const char *name, const char *const *list) {
-    int i;
-    lua_newtable(L);
-    for (i = 0; list[i]; i++) {
-        lua_pushstring(L, list[i]);
-        lua_rawseti(L, -2, i + 1);
-    }
-    lua_setfield(L, -2, name);
-}
-
-void fb_validate_init(lua_State *L) {
-    static const luaL_Reg funcs[] = {
-        {"encode_create", fb_validate_encode_create},
-        {"encode_reply", fb_validate_encode_reply},
-        {NULL, NULL}};
-    fb_setfuncs(L, funcs);
-    lua_newtable(L);
-    lua_pushinteger(L, FB_OBJECTID_LEN); lua_setfield(L, -2, "objectid_length");
-    lua_pushinteger(L, FB_SUBJECT_MAX); lua_setfield(L, -2, "subject_max");
-    lua_pushinteger(L, FB_USERID_MAX); lua_setfield(L, -2, "user_id_max");
-    lua_pushinteger(L, FB_CONVERSATION_ID_MAX); lua_setfield(L, -2, "conversation_id_max");
-    lua_pushinteger(L, FB_EMAIL_MAX); lua_setfield(L, -2, "email_max");
-    lua_pushliteral(L, FB_MIN_VERSION); lua_setfield(L, -2, "min_version");
-    push_list(L, "create_keys", create_keys);
-    push_list(L, "from_keys", from_keys);
-    push_list(L, "recipients_keys", recipients_keys);
-    push_list(L, "email_recipients_keys", email_recipients_keys);
-    push_list(L, "reply_keys", reply_keys);
-    push_list(L, "author_types", author_types);
-    push_list(L, "channels", channels);
-    push_list(L, "contact_message_types", contact_message_types);
-    push_list(L, "admin_message_types", admin_message_types);
-    lua_setfield(L, -2, "rules");
+    return 4;
 }
