@@ -4,9 +4,14 @@
 --
 --   local testing = require("featurebase.testing")
 --   local srv = testing.start{ api_key = "sk_test_123" }
+--   srv:seed{ conversations = 250, contacts = { { userId = "u1", email = "a@example.com" } } }
+--   srv:script{ { match = "GET /v2/conversations", skip = 1, modes = "status=503" } }  -- 2nd list page fails
 --   -- point the client at srv.url ... then:
 --   for _, r in ipairs(srv:requests()) do print(r.method, r.path, r.json and r.json.bodyMarkdown) end
 --   srv:stop()
+--
+-- The server knows every conversations and contacts endpoint (see the header of
+-- featurebase/testing/server.lua for the endpoints, the test-only /__fb/ endpoints and the modes).
 --
 -- The nginx started here watches the calling process and exits by itself when it is gone.
 
