@@ -108,6 +108,23 @@ describe("featurebase.testing fake API", function()
       assert.are.same(seeded, got)
     end)
 
+    it("hands out cursors every worker accepts", function()
+      local s2 = testing.start({ api_key = KEY, workers = 2 })
+      finally(function() s2:stop() end)
+      local saved = srv
+      srv = s2
+      finally(function() srv = saved end)
+      s2:seed({ conversations = 30 })
+      local got, cursor = 0, nil
+      for _ = 1, 6 do  -- each request on a new connection: either worker may answer it
+        local status, list = request("GET", "/v2/conversations?limit=5" .. (cursor and "&cursor=" .. cursor or ""))
+        assert.are.equal(200, status)
+        got = got + #list.data
+        cursor = list.nextCursor ~= cjson.null and list.nextCursor or nil
+      end
+      assert.are.same({ 30, nil }, { got, cursor })
+    end)
+
     it("defaults to 10 per page and checks limit", function()
       srv:seed({ conversations = 12 })
       local status, list = request("GET", "/v2/conversations")

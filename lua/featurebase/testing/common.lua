@@ -25,7 +25,21 @@ local ARRAY_KEYS = { participants = true, tags = true, conversationParts = true,
 function M.encode(v)
   local s = cjson.encode(v)
   if not s then return nil end
-  return (s:gsub('"(%w+)":{}', function(k) if ARRAY_KEYS[k] then return '"' .. k .. '":[]' end end))
+  local out, from, at = nil, 1, 1
+  while true do  -- a plain search: this runs on every stored object, so no per-character pattern
+    local i = s:find(":{}", at, true)
+    if not i then break end
+    local key = s:sub(math.max(1, i - 19), i - 1):match('"(%w+)"$')
+    if key and ARRAY_KEYS[key] then
+      out = out or {}
+      out[#out + 1] = s:sub(from, i) .. "[]"
+      from = i + 3
+    end
+    at = i + 3
+  end
+  if not out then return s end
+  out[#out + 1] = s:sub(from)
+  return concat(out)
 end
 
 -- time -------------------------------------------------------------------------------------------
