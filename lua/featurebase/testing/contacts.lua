@@ -300,6 +300,9 @@ end
 function M.seed(t, n)
   if not C.is_object(t) then return nil, "contacts[" .. n .. "] must be an object" end
   if t.id ~= nil and not C.is_hex24(t.id) then return nil, "contacts[" .. n .. "].id must be a 24-hex ObjectId" end
+  for _, k in ipairs({ "userId", "email" }) do
+    if t[k] ~= nil and type(t[k]) ~= "string" then return nil, "contacts[" .. n .. "]." .. k .. " must be a string" end
+  end
   if t.type ~= nil and t.type ~= "customer" and t.type ~= "lead" then
     return nil, "contacts[" .. n .. '].type must be "customer" or "lead"'
   end

@@ -12,6 +12,7 @@
 --                  seeded, unknown ones are refused)
 
 local C = require("featurebase.testing.common")
+local contacts = require("featurebase.testing.contacts")
 local ngx = ngx
 
 local M = {}
@@ -470,7 +471,6 @@ function M.add_participant(r)
   local conv = load(r.id)
   if not conv then return not_found() end
   -- lookup order id, userId, email; userId and email find customers only
-  local contacts = require("featurebase.testing.contacts")
   local c = p.id and contacts.load(p.id)
     or p.userId and contacts.by_user_id(p.userId)
     or p.email and contacts.by_email(p.email)
@@ -620,6 +620,7 @@ function M.seed(t, n)
   local tags = {}
   for _, tag in ipairs(type(t.tags) == "table" and t.tags or {}) do
     local tid = type(tag) == "table" and tag.id or tag
+    if not C.is_hex24(tid) then return nil, "conversations[" .. n .. "].tags: tag ids must be ObjectIds" end
     tags[#tags + 1] = { type = "tag", id = tid, name = type(tag) == "table" and tag.name or tag_name(tid) }
   end
   conv.tags = tags
