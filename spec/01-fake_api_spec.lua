@@ -145,10 +145,13 @@ describe("featurebase.testing fake API", function()
       local cursor = list.nextCursor
       assert.is_string(cursor)
       assert.are.equal(200, (request("GET", "/v2/conversations?limit=2&cursor=" .. cursor)))
-      local last = cursor:sub(-1)
-      local tampered = cursor:sub(1, -2) .. (last == "A" and "B" or "A")
+      local function flip(i)  -- another base64url character at position i
+        local ch = cursor:sub(i, i)
+        return cursor:sub(1, i - 1) .. (ch == "A" and "B" or "A") .. cursor:sub(i + 1)
+      end
       local _, clist = request("GET", "/v2/contacts?limit=2")
-      for _, bad in ipairs({ tampered, "garbage", "MTIz", string.rep("A", 600), clist.nextCursor, "%00" }) do
+      for _, bad in ipairs({ flip(1), flip(math.floor(#cursor / 2)), flip(#cursor), cursor .. "A", cursor:sub(2), "garbage",
+        "MTIz", string.rep("A", 600), clist.nextCursor, "%00" }) do
         local status, body = request("GET", "/v2/conversations?limit=2&cursor=" .. bad)
         assert_error(status, body, 400, "invalid_cursor", "cursor")
       end

@@ -256,7 +256,7 @@ end
 local function read_cursor(kind, filter, cursor)
   if #cursor > 512 or cursor:find("[^%w%-_]") then return nil end
   local raw = ngx.decode_base64((cursor:gsub("[-_]", { ["-"] = "+", ["_"] = "/" })) .. string.rep("=", -#cursor % 4))
-  if not raw then return nil end
+  if not raw or b64url(raw) ~= cursor then return nil end  -- one spelling only: unused low bits count too
   local payload, sig = raw:match("^(.*)|(%x+)$")
   if not payload or sig ~= sign(payload) then return nil end
   local k, gen, f, pos = payload:match("^([^|]*)|(%d+)|(%x+)|(%d+)$")
