@@ -291,8 +291,8 @@ end
 ---@field modes string    X-Fb-Test modes for the matching request ("" answers normally)
 ---@field skip integer|nil let this many matching requests pass first
 
---- Queue X-Fb-Test modes for later API requests that carry no X-Fb-Test header, in order. A string
---- (e.g. "status=503" or "delay=100,close") is taken by the next such request; a table
+--- Queue X-Fb-Test modes for later API requests that carry no X-Fb-Test header nor /__fb/mode/ prefix,
+--- in order. A string (e.g. "status=503" or "delay=100,close") is taken by the next such request; a table
 --- {match = "GET /v2/conversations", modes = "status=503", skip = 1} by the next one that matches (here: the
 --- second list page fails). Lets clients that can't add headers meet failures.
 ---@param entries (string|featurebase.testing.ScriptEntry)[]

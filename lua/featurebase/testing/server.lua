@@ -43,10 +43,11 @@
 --   POST /__fb/reset                  -> forget conversations, contacts, seeds, recorded requests, queued
 --                                        modes, rate counters; cursors handed out before stop working
 --   POST /__fb/script                 -> body: JSON array; each entry is used by one later API request that
---                                        has no X-Fb-Test header, in order: a string of modes applies to the
---                                        next such request; {"match":"GET /v2/conversations/*","modes":"...",
---                                        "skip":n} to the next request that matches, after letting n matching
---                                        ones pass ("*" is one path segment; the method may be "*" or left out)
+--                                        has no X-Fb-Test header nor /__fb/mode/ prefix, in order: a string
+--                                        of modes applies to the next such request; {"match":"GET /v2/
+--                                        conversations/*","modes":"...","skip":n} to the next request that
+--                                        matches, after letting n matching ones pass ("*" is one path segment;
+--                                        the method may be "*" or left out)
 --   POST /__fb/seed                   -> body {conversations = n | [Conversation...], contacts = n | [Contact...],
 --                                        tags = [{id, name} | id...], admins = [id...], teams = [id...]}:
 --                                        stores them (missing fields get defaults) -> {conversations:[ids],
