@@ -43,6 +43,9 @@ build = {
     ["featurebase.nvim"] = "lua/featurebase/nvim.lua",
     ["featurebase.testing"] = "lua/featurebase/testing.lua",
     ["featurebase.testing.server"] = "lua/featurebase/testing/server.lua",
+    ["featurebase.testing.common"] = "lua/featurebase/testing/common.lua",
+    ["featurebase.testing.conversations"] = "lua/featurebase/testing/conversations.lua",
+    ["featurebase.testing.contacts"] = "lua/featurebase/testing/contacts.lua",
     ["featurebase.openresty"] = "lua/featurebase/openresty.lua",
   },
 }

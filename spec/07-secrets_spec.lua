@@ -84,7 +84,7 @@ describe("secrets", function()
     keep(wrong:create_conversation(params()))
     assert.are.equal(401, errors[#errors].status)
     wrong:close()
-    -- http 404, 422 and each simulated status, with and without retries
+    -- http 404, 400 and each simulated status, with and without retries
     keep(client:reply("nosuchid", H.admin_reply()))
     keep(client._core:perform("POST", "/v2/conversations", '{"from":{"type":"admin","id":"' .. H.ADMIN
       .. '"},"bodyMarkdown":"x"}'))
