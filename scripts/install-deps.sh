@@ -8,7 +8,8 @@ luajit2 libluajit2-5.1-dev lua-cjson lua-busted lua-socket lua-check lua-ldoc lu
 nginx libnginx-mod-http-lua neovim"
 PKGS="$PKGS openssl" # spec 12: test certificates for the OpenResty TLS checks
 # `--check`: also what `make check`, `make check-memory` and `make fuzz` need (`make test` does not).
-[ "${1:-}" = "--check" ] && PKGS="$PKGS valgrind clang libclang-rt-14-dev"
+# libcurl4-doc: libcurl's symbol history, for `make check-oldcurl`.
+[ "${1:-}" = "--check" ] && PKGS="$PKGS valgrind clang libclang-rt-14-dev libcurl4-doc"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
