@@ -16,7 +16,7 @@ BUSTED    := /usr/bin/busted
 # The Lua interpreter for `make demo`.
 DEMO_LUA  ?= lua5.4
 
-.PHONY: all deps build test demo check-rockspec lint docs clean
+.PHONY: all deps build test demo dist check-rockspec lint docs clean
 
 all: build
 
@@ -43,8 +43,15 @@ demo: deps
 	@$(MAKE) --no-print-directory build/$(DEMO_LUA)/featurebase/core.so
 	@LUA_PATH='$(LUA_PATHS);;' LUA_CPATH='./build/$(DEMO_LUA)/?.so;;' $(DEMO_LUA) examples/quickstart.lua
 
-# luarocks make, offline, for 5.1, 5.4 and LuaJIT (scripts/luarocks-offline.lua), then a load test.
-check-rockspec: deps
+# The release: build/dist/featurebase-$(VERSION).tar.gz (what users need: src/, lua/, examples/,
+# README, CHANGELOG, the rockspec) and its `luarocks pack`ed featurebase-$(VERSION)-1.src.rock.
+dist: deps
+	@sh scripts/dist.sh
+
+# The path users take: make dist, then `luarocks install` of the .src.rock into fresh trees for 5.1,
+# 5.4 and LuaJIT with no network and no CURL_INCDIR, then one call of the installed copy against the
+# installed featurebase.testing (scripts/check-rockspec.sh).
+check-rockspec: deps check-version
 	@sh scripts/check-rockspec.sh
 
 # Static checks: luacheck (.luacheckrc), the LuaLS annotations of the public API, and cppcheck. variableScope is a style choice here
