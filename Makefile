@@ -16,7 +16,7 @@ BUSTED    := /usr/bin/busted
 # The Lua interpreter for `make demo`.
 DEMO_LUA  ?= lua5.4
 
-.PHONY: all deps build test demo dist check-rockspec lint docs clean
+.PHONY: all deps build test demo nvim dist check-rockspec lint docs clean
 
 all: build
 
@@ -42,6 +42,11 @@ test-%: build/%/featurebase/core.so
 demo: deps
 	@$(MAKE) --no-print-directory build/$(DEMO_LUA)/featurebase/core.so
 	@LUA_PATH='$(LUA_PATHS);;' LUA_CPATH='./build/$(DEMO_LUA)/?.so;;' $(DEMO_LUA) examples/quickstart.lua
+
+# This checkout as a Neovim plugin (lazy.nvim: `build = "make nvim"`): Neovim runs LuaJIT and finds
+# lua/featurebase/core.so on its runtimepath. No root needed: it installs nothing.
+nvim: build/luajit/featurebase/core.so
+	@cp $< lua/featurebase/core.so
 
 # The release: build/dist/featurebase-$(VERSION).tar.gz (what users need: src/, lua/, examples/,
 # README, CHANGELOG, the rockspec) and its `luarocks pack`ed featurebase-$(VERSION)-1.src.rock.
@@ -70,7 +75,7 @@ docs: deps
 	@cd build/ldoc && ldoc -q -c ../../config.ld -d ../../docs lua
 
 clean:
-	rm -rf build
+	rm -rf build lua/featurebase/core.so
 
 # Benchmarks (not tests; see README "Performance"): sequential calls against a local nginx, side by
 # side with bench/raw_curl.c, luasocket and curl processes, and memory over 100,000 calls. Then the

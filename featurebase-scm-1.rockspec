@@ -38,6 +38,7 @@ build = {
       libdirs = { "$(CURL_LIBDIR)" },
     },
     featurebase = "lua/featurebase.lua",
+    ["featurebase.core_loader"] = "lua/featurebase/core_loader.lua",
     ["featurebase.retry"] = "lua/featurebase/retry.lua",
     ["featurebase.helpers"] = "lua/featurebase/helpers.lua",
     ["featurebase.import"] = "lua/featurebase/import.lua",

@@ -10,7 +10,8 @@
 #     CURL_INCDIR (libcurl's header is found on Debian's multiarch path without help).
 #  4. From a folder outside the checkout, with only that tree on the paths: the installed modules
 #     load from the tree, and the installed featurebase.testing serves one real call of the
-#     installed client.
+#     installed client; for LuaJIT, headless Neovim with the tree on package.path/cpath (what
+#     rocks.nvim does) makes one more (scripts/installed-call.lua).
 set -e
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -61,13 +62,14 @@ unset CURL_INCDIR CURL_DIR
 
 install_and_call() { # lua-version tree-name interpreter [luarocks variables]
   lv=$1 tree="$work/$2" lua=$3; shift 3
+  also=""; [ "$lua" = luajit ] && command -v nvim >/dev/null && also=nvim
   (cd "$work" && $offline luarocks --lua-version="$lv" --tree="$tree" install "./$(basename "$rock")" "$@" \
     >"$tree.log" 2>&1) || { cat "$tree.log"; echo "luarocks install failed for $lua"; exit 1; }
   if grep -q "CURL_INCDIR=\|-I/usr/include/x86_64-linux-gnu" "$tree.log"; then
     echo "the build was given libcurl's include folder"; exit 1
   fi
   (cd "$work" && LUA_PATH="$tree/share/lua/$lv/?.lua;$tree/share/lua/$lv/?/init.lua;;" \
-    LUA_CPATH="$tree/lib/lua/$lv/?.so;;" "$lua" "$ROOT/scripts/installed-call.lua" "$tree") ||
+    LUA_CPATH="$tree/lib/lua/$lv/?.so;;" "$lua" "$ROOT/scripts/installed-call.lua" "$tree" $also) ||
     { echo "the installed copy failed on $lua"; exit 1; }
 }
 echo "luarocks install of $(basename "$rock"): $how, no CURL_INCDIR"
