@@ -39,6 +39,7 @@ build = {
     },
     featurebase = "lua/featurebase.lua",
     ["featurebase.core_loader"] = "lua/featurebase/core_loader.lua",
+    ["featurebase.env"] = "lua/featurebase/env.lua",
     ["featurebase.retry"] = "lua/featurebase/retry.lua",
     ["featurebase.helpers"] = "lua/featurebase/helpers.lua",
     ["featurebase.import"] = "lua/featurebase/import.lua",
