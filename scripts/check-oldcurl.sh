@@ -43,6 +43,13 @@ for v in $min $guards; do
   echo "  every src/*.c compiles as libcurl $v sees it"
 done
 
+# For the record: the libcurl symbols src/ uses, newest first, with the release that introduced them.
+$LUA scripts/oldcurl-shim.lua "$min" "$out/probe.h" "$out/symbols.txt" >/dev/null
+grep -ohE '\b(curl_[a-z_]+|CURL[A-Z0-9_]*)\b' src/*.c src/*.h | sort -u >"$out/used.txt"
+echo "libcurl symbols used by src/, newest first (those after $min are behind FB_CURL_VER_GE):"
+awk 'NR == FNR { used[$1] = 1; next } ($1 in used) { print $2, $1 }' "$out/used.txt" "$out/symbols.txt" |
+  sort -t. -k1,1nr -k2,2nr -k3,3nr | head -6 | sed 's/^/  /'
+
 # The module as built for the oldest release, run against the installed libcurl.
 so="$out/$min/$LUA/featurebase/core.so"
 mkdir -p "$(dirname "$so")"

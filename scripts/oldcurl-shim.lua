@@ -5,8 +5,9 @@
 -- version guard fails to compile. What was introduced when comes from curl's own documentation as
 -- Debian ships it (libcurl4-doc): libcurl-symbols(3) for constants and options (generated from
 -- curl's symbols-in-versions), and the AVAILABILITY section of each function's man page.
-local version, out = arg[1], arg[2]
-assert(version and out, "usage: oldcurl-shim.lua <major.minor.patch> <output curl.h>")
+-- With a third argument, also writes every symbol with a known version there, "NAME X.Y.Z" a line.
+local version, out, list = arg[1], arg[2], arg[3]
+assert(version and out, "usage: oldcurl-shim.lua <major.minor.patch> <output curl.h> [symbol list]")
 local MAN = os.getenv("CURL_MAN3") or "/usr/share/man/man3"
 
 local function num(v)
@@ -23,12 +24,13 @@ local function zcat(path)
   return text
 end
 
-local newer, known = {}, 0
+local newer, known, all = {}, 0, {}
 -- Constants and options: ".IP NAME" followed by "Introduced in X.Y.Z".
 local symbols = zcat(MAN .. "/libcurl-symbols.3.gz")
 assert(#symbols > 0, MAN .. "/libcurl-symbols.3.gz is missing: apt-get install libcurl4-doc")
 for name, since in symbols:gmatch("\n%.IP ([%w_]+)\nIntroduced in ([%d.]+)") do
   known = known + 1
+  all[#all + 1] = name .. " " .. since
   if num(since) > target then newer[#newer + 1] = { name, since } end
 end
 -- Functions: the first version named in the AVAILABILITY section of curl_*.3.
@@ -41,6 +43,7 @@ for path in ls:lines() do
   if name and since then
     known = known + 1
     since = since:gsub("%.$", "")
+    all[#all + 1] = name .. " " .. since
     if num(since) > target then newer[#newer + 1] = { name, since } end
   end
 end
@@ -86,6 +89,11 @@ for _, s in ipairs(poison) do
   lines[#lines + 1] = ("#pragma GCC poison %s /* %s */"):format(s[1], s[2])
 end
 lines[#lines + 1] = "#endif"
+if list then
+  local lf = assert(io.open(list, "w"))
+  lf:write(table.concat(all, "\n"), "\n")
+  lf:close()
+end
 local f = assert(io.open(out, "w"))
 f:write(table.concat(lines, "\n"), "\n")
 f:close()
