@@ -6,7 +6,8 @@
 # header (scripts/oldcurl-shim.lua): the installed curl/curl.h with LIBCURL_VERSION_NUM forced to the
 # old release and every symbol libcurl introduced after it poisoned, per curl's own symbol history.
 # What it proves: every guard takes its fallback there, and no libcurl constant, option or function
-# newer than that release is used outside a guard (a canary that uses curl_multi_poll must fail).
+# newer than that release is used outside a guard (a canary that uses curl_multi_poll must fail), and
+# headers one release older stop the build with a message naming the floor.
 # What it cannot prove: behaviour differences of the old library at run time, or types and struct
 # fields that changed without a new symbol. Then the module built from the oldest release's view
 # (its fallbacks: CURLOPT_PROTOCOLS, curl_multi_wait) runs the HTTP and async specs against the
@@ -42,6 +43,16 @@ for v in $min $guards; do
   done
   echo "  every src/*.c compiles as libcurl $v sees it"
 done
+
+# Older than the floor, the build stops with a message naming it (src/fb_curl.h's #error).
+below=$(echo "$min" | awk -F. '{ if ($3 > 0) printf "%d.%d.%d", $1, $2, $3 - 1; else printf "%d.%d.0", $1, $2 - 1 }')
+mkdir -p "$out/$below/curl"
+$LUA scripts/oldcurl-shim.lua "$below" "$out/$below/curl/curl.h" >/dev/null
+if $CC $WARN -I"$out/$below" $(pkg-config --cflags "$LUA") -fsyntax-only src/fb_core.c 2>"$out/below.log" ||
+  ! grep -q "featurebase needs libcurl $min or newer" "$out/below.log"; then
+  cat "$out/below.log"; echo "libcurl $below headers did not stop the build with the libcurl $min message"; exit 1
+fi
+echo "$below: the build stops: featurebase needs libcurl $min or newer"
 
 # For the record: the libcurl symbols src/ uses, newest first, with the release that introduced them.
 $LUA scripts/oldcurl-shim.lua "$min" "$out/probe.h" "$out/symbols.txt" >/dev/null
