@@ -5,7 +5,7 @@
 -- with lua-cjson. Here: defaults from the environment, the client object, response metadata.
 --
 -- @module featurebase
-local core = require("featurebase.core")
+local core = require("featurebase.core_loader").load() -- says how to build the core when it cannot load
 local client_mod = require("featurebase.client")
 
 local M = {

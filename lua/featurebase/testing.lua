@@ -142,6 +142,7 @@ local function write_conf(dir, o)
     o.root and "user root;" or "",
     'pid "' .. dir .. '/nginx.pid";',
     'error_log "' .. dir .. '/error.log" warn;',
+    o.main or "",
     "load_module " .. NGINX_MODULES .. "ndk_http_module.so;",
     "load_module " .. NGINX_MODULES .. "ngx_http_lua_module.so;",
     "events { worker_connections 4096; }",
@@ -209,6 +210,7 @@ end
 ---@field watch boolean|nil   stop nginx when this Lua process exits (default true)
 ---@field timeout number|nil  seconds to wait for nginx to answer (default 5)
 ---@field cpath string|nil    prepended to lua_package_cpath, e.g. "/abs/build/luajit/?.so"
+---@field main string|nil     extra directives for the main context (e.g. `env NAME;`)
 ---@field http string|nil     extra directives for the http block (e.g. lua_ssl_trusted_certificate)
 ---@field server string|nil   extra directives for the server block, e.g. your own `location`s
 ---                           beside the fake API: an app under test served by the same nginx
@@ -229,7 +231,7 @@ function M.start(opts)
     shm = opts.shm or "64m",
     root = capture("id -u") == "0",
     watch_pid = opts.watch ~= false and own_pid() or nil,
-    cpath = opts.cpath, http = opts.http, server = opts.server,
+    cpath = opts.cpath, main = opts.main, http = opts.http, server = opts.server,
     rate_limit = opts.rate_limit, rate_window = opts.rate_window,
   }
   assert(type(o.api_key) == "string" and o.api_key ~= "",
