@@ -11,6 +11,7 @@
 #include "fb_validate.h"
 #include "fb_base64.h"
 #include "fb_file.h"
+#include "fb_webhook.h"
 
 #ifndef FB_VERSION
 #define FB_VERSION "0.1.0"
@@ -60,6 +61,7 @@ int luaopen_featurebase_core(lua_State *L) {
     fb_decode_init(L);
     fb_base64_init(L);
     fb_file_init(L);
+    fb_webhook_init(L);
     lua_pushcfunction(L, fb_core_sleep);
     lua_setfield(L, -2, "sleep");
     lua_pushcfunction(L, fb_core_now);

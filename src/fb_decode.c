@@ -44,9 +44,10 @@ static void strip_nulls(lua_State *L, int t, int depth) {
     }
 }
 
-/* Decodes the string at idx; pushes the value and returns 1, or pushes cjson's message and
- * returns 0. cjson raises on bad input, so it runs under pcall. */
-static int json_decode(lua_State *L, int idx) {
+/* Decodes the string at idx with the private cjson; pushes the value (JSON nulls stripped) and
+ * returns 1, or pushes cjson's message and returns 0. cjson raises on bad input, so it runs under
+ * pcall. */
+int fb_decode_json(lua_State *L, int idx) {
     idx = fb_absindex(L, idx);
     lua_getfield(L, LUA_REGISTRYINDEX, FB_CJSON_DECODE);
     lua_pushvalue(L, idx);
@@ -97,7 +98,7 @@ static int fb_decode_decode(lua_State *L) {
     /* range first: converting NaN or 1e300 to an integer is undefined behaviour (found by fuzzing) */
     luaL_argcheck(L, lua_tonumber(L, 2) >= 0 && lua_tonumber(L, 2) <= 999, 1, "response.status must be 0 to 999");
     status = (lua_Integer)lua_tonumber(L, 2);
-    ok = json_decode(L, 4); /* 5: value or cjson's message */
+    ok = fb_decode_json(L, 4); /* 5: value or cjson's message */
 
     if (status >= 200 && status < 300) {
         if (ok && lua_istable(L, 5)) return 1;
