@@ -143,6 +143,13 @@ static int compute_mac(lua_State *L, const char *secret, size_t slen, const char
     return 1;
 }
 
+/* The first character after JSON whitespace opens an object. */
+static int starts_object(const char *s, size_t len) {
+    size_t i = 0;
+    while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
+    return i < len && s[i] == '{';
+}
+
 static const char *check_secret(lua_State *L, int arg, size_t *len) {
     const char *s;
     /* the value itself never goes into the message */
@@ -224,7 +231,7 @@ static int fb_webhook_verify(lua_State *L) {
     }
 
     r = fb_decode_json(L, 3); /* 7: the event, or cjson's message */
-    if (!r || !lua_istable(L, 7) || fb_rawlen(L, 7) > 0) /* a non-empty array is no envelope */
+    if (!r || !lua_istable(L, 7) || !starts_object(body, blen)) /* arrays decode to tables too */
         return fail(L, "invalid_json", r ? "the body is not a JSON object" :
                     lua_pushfstring(L, "the body is not a JSON object: %s", lua_tostring(L, 7)), NULL);
     return 1;
