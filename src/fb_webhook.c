@@ -16,6 +16,9 @@
 #include "fb_webhook.h"
 
 #define MAC_LEN 32
+#define SIG_H FB_WEBHOOK_SIGNATURE_HEADER
+#define TS_H FB_WEBHOOK_TIMESTAMP_HEADER
+#define REPEATED "is repeated with different values, or is not a string"
 
 /* ASCII case-insensitive equality of a (key, len) with a NUL-terminated name. */
 static int name_eq(const char *key, size_t len, const char *name) {
@@ -138,7 +141,6 @@ static int compute_mac(lua_State *L, const char *secret, size_t slen, const char
         lua_pop(L, 1);
         return 0;
     }
-    OPENSSL_cleanse(msg, tlen + 1 + blen);
     lua_pop(L, 1);
     return 1;
 }
@@ -153,7 +155,7 @@ static int starts_object(const char *s, size_t len) {
 static const char *check_secret(lua_State *L, int arg, size_t *len) {
     const char *s;
     /* the value itself never goes into the message */
-    luaL_argcheck(L, lua_type(L, arg) == LUA_TSTRING, arg, "secret must be a string (the webhook's whsec_... secret)");
+    luaL_argcheck(L, lua_type(L, arg) == LUA_TSTRING, arg, "secret must be a string (the webhook's whsec_...)");
     s = lua_tolstring(L, arg, len);
     luaL_argcheck(L, *len > 0 && *len <= 4096, arg, "secret must be 1 to 4096 bytes");
     return s;
@@ -174,7 +176,8 @@ static double opt_number(lua_State *L, int opts, const char *name, double def, d
     if (lua_isnil(L, -1)) { lua_pop(L, 1); return def; }
     v = lua_type(L, -1) == LUA_TNUMBER ? (double)lua_tonumber(L, -1) : NAN;
     lua_pop(L, 1);
-    if (!(v >= min && v <= 1e15)) luaL_error(L, "bad argument #4 to 'verify' (opts.%s must be a number from %d)", name, (int)min);
+    if (!(v >= min && v <= 1e15))
+        luaL_error(L, "bad argument #4 to 'verify' (opts.%s must be a number, at least %d)", name, (int)min);
     return v;
 }
 
@@ -200,32 +203,32 @@ static int fb_webhook_verify(lua_State *L) {
     now = opt_number(L, opts, "now", (double)time(NULL), 0);
     lua_settop(L, 4);
 
-    r = get_header(L, 2, FB_WEBHOOK_SIGNATURE_HEADER, "signature"); /* 5 */
-    if (r == 0) return fail(L, "missing_header", "the " FB_WEBHOOK_SIGNATURE_HEADER " header is missing", FB_WEBHOOK_SIGNATURE_HEADER);
-    if (r < 0) return fail(L, "malformed_signature", "the " FB_WEBHOOK_SIGNATURE_HEADER " header is repeated with different values or not a string", FB_WEBHOOK_SIGNATURE_HEADER);
-    r = get_header(L, 2, FB_WEBHOOK_TIMESTAMP_HEADER, "timestamp"); /* 6 */
-    if (r == 0) return fail(L, "missing_header", "the " FB_WEBHOOK_TIMESTAMP_HEADER " header is missing", FB_WEBHOOK_TIMESTAMP_HEADER);
-    if (r < 0) return fail(L, "malformed_timestamp", "the " FB_WEBHOOK_TIMESTAMP_HEADER " header is repeated with different values or not a string", FB_WEBHOOK_TIMESTAMP_HEADER);
+    r = get_header(L, 2, SIG_H, "signature"); /* 5 */
+    if (r == 0) return fail(L, "missing_header", "the " SIG_H " header is missing", SIG_H);
+    if (r < 0) return fail(L, "malformed_signature", "the " SIG_H " header " REPEATED, SIG_H);
+    r = get_header(L, 2, TS_H, "timestamp"); /* 6 */
+    if (r == 0) return fail(L, "missing_header", "the " TS_H " header is missing", TS_H);
+    if (r < 0) return fail(L, "malformed_timestamp", "the " TS_H " header " REPEATED, TS_H);
     sig = lua_tolstring(L, 5, &siglen);
     ts = lua_tolstring(L, 6, &tlen);
 
     if (!decode_hex(sig, siglen, got))
-        return fail(L, "malformed_signature", "the " FB_WEBHOOK_SIGNATURE_HEADER " header is not 64 hex digits", FB_WEBHOOK_SIGNATURE_HEADER);
+        return fail(L, "malformed_signature", "the " SIG_H " header is not 64 hex digits", SIG_H);
     if (!parse_timestamp(ts, tlen, &stamp))
-        return fail(L, "malformed_timestamp", "the " FB_WEBHOOK_TIMESTAMP_HEADER " header is not a whole number of seconds", FB_WEBHOOK_TIMESTAMP_HEADER);
+        return fail(L, "malformed_timestamp", "the " TS_H " header is not a whole number of seconds", TS_H);
     if (!compute_mac(L, secret, slen, ts, tlen, body, blen, want))
         return luaL_error(L, "featurebase: HMAC-SHA256 failed in OpenSSL");
     if (CRYPTO_memcmp(got, want, MAC_LEN) != 0)
-        return fail(L, "signature_mismatch", "the signature does not match the body, timestamp and secret", FB_WEBHOOK_SIGNATURE_HEADER);
+        return fail(L, "signature_mismatch", "the signature does not match the body, timestamp and secret", SIG_H);
 
     age = now - (double)stamp;
     if (age > tolerance || -age > tolerance) {
         int old = age > 0;
         char msg[160];
-        snprintf(msg, sizeof msg, "the timestamp is %.0f s %s (tolerance %.0f s)", old ? age : -age,
+        snprintf(msg, sizeof msg, "the timestamp is %.0f s %s (tolerance %g s)", ceil(old ? age : -age),
                  old ? "old" : "in the future", tolerance);
-        fail(L, old ? "timestamp_too_old" : "timestamp_in_future", msg, FB_WEBHOOK_TIMESTAMP_HEADER);
-        lua_pushnumber(L, (lua_Number)stamp);
+        fail(L, old ? "timestamp_too_old" : "timestamp_in_future", msg, TS_H);
+        lua_pushinteger(L, (lua_Integer)stamp);
         lua_setfield(L, -2, "timestamp");
         return 2;
     }
