@@ -22,6 +22,7 @@ dependencies = {
 }
 external_dependencies = {
   CURL = { header = "curl/curl.h", library = "curl" },
+  OPENSSL = { header = "openssl/hmac.h", library = "crypto" }, -- HMAC-SHA256 for webhook signatures
 }
 build = {
   type = "builtin",
@@ -30,11 +31,12 @@ build = {
       sources = {
         "src/fb_base64.c", "src/fb_buf.c", "src/fb_client.c", "src/fb_core.c", "src/fb_decode.c",
         "src/fb_error.c", "src/fb_file.c", "src/fb_http.c", "src/fb_multi.c", "src/fb_validate.c",
+        "src/fb_webhook.c",
       },
       defines = { "FB_VERSION=\"0.1.0\"" },
-      libraries = { "curl" },
-      incdirs = { "$(CURL_INCDIR)" },
-      libdirs = { "$(CURL_LIBDIR)" },
+      libraries = { "curl", "crypto" },
+      incdirs = { "$(CURL_INCDIR)", "$(OPENSSL_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)", "$(OPENSSL_LIBDIR)" },
     },
     featurebase = "lua/featurebase.lua",
     ["featurebase.retry"] = "lua/featurebase/retry.lua",
@@ -45,6 +47,7 @@ build = {
     ["featurebase.testing"] = "lua/featurebase/testing.lua",
     ["featurebase.testing.server"] = "lua/featurebase/testing/server.lua",
     ["featurebase.openresty"] = "lua/featurebase/openresty.lua",
+    ["featurebase.webhooks"] = "lua/featurebase/webhooks.lua",
   },
 }
 test = {
