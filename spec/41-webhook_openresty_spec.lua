@@ -69,7 +69,14 @@ describe("examples/openresty/webhook (webhook.nginx.conf, as shipped)", function
     local n_logs
     conf, n_logs = conf:gsub("([ \"])logs/", "%1" .. dir .. "/")
     assert(n_listen == 1 and n_logs >= 3, "examples/openresty/webhook.nginx.conf changed shape: update this spec")
-    conf = conf:gsub("worker_processes auto;", "worker_processes 2;") -- dedupe must hold across workers
+    -- dedupe must hold across workers: two of them, connections spread by the kernel (reuseport),
+    -- and each answer says which worker gave it
+    local n_workers, n_loc
+    conf, n_workers = conf:gsub("worker_processes auto;", "worker_processes 2;")
+    conf = conf:gsub("(listen 127%.0%.0%.1:%d+);", "%1 reuseport;")
+    conf, n_loc = conf:gsub("(location = /featurebase/webhook {)",
+      "%1 header_filter_by_lua_block { ngx.header['X-Worker'] = ngx.worker.pid() }")
+    assert(n_workers == 1 and n_loc == 1, "examples/openresty/webhook.nginx.conf changed shape: update this spec")
     local f = assert(io.open(dir .. "/nginx.conf", "w"))
     f:write(conf)
     f:close()
@@ -112,6 +119,19 @@ describe("examples/openresty/webhook (webhook.nginx.conf, as shipped)", function
       if not (r.method == "POST" and r.path == "/v2/conversations") then out[#out + 1] = r end
     end
     return out
+  end
+
+  -- POSTs a delivery; returns the status, the body and the X-Worker header (the answering pid)
+  local function raw_post(body, headers)
+    local lines = { "POST /featurebase/webhook HTTP/1.0", "Host: 127.0.0.1", "Content-Length: " .. #body }
+    for k, v in pairs(headers) do lines[#lines + 1] = k .. ": " .. v end
+    local c = socket.tcp()
+    c:settimeout(10)
+    assert(c:connect("127.0.0.1", port))
+    assert(c:send(table.concat(lines, "\r\n") .. "\r\n\r\n" .. body))
+    local resp = assert(c:receive("*a"))
+    c:close()
+    return tonumber(resp:match("^HTTP/1%.1 (%d+)")), resp:match("\r\n\r\n(.*)$"), resp:match("\r\nX%-Worker: (%d+)")
   end
 
   local function deliver(e, opts)
@@ -198,11 +218,17 @@ describe("examples/openresty/webhook (webhook.nginx.conf, as shipped)", function
     local status, out = deliver(e)
     assert.are.equal(200, status)
     assert.are.same({ ok = true }, out)
-    for _ = 1, 10 do -- retries come with fresh timestamps and signatures; connections land on either worker
-      status, out = deliver(e, { timestamp = os.time() })
-      assert.are.equal(200, status)
-      assert.are.same({ ok = true, duplicate = true }, out)
-    end
+    -- retries come with fresh timestamps and signatures; go on until both workers have answered one
+    local workers, n = {}, 0
+    repeat
+      local body, hdrs = testing.delivery(e, { secret = SECRET, timestamp = os.time() })
+      local st, answer, worker = raw_post(body, hdrs)
+      assert.are.equal(200, st)
+      assert.are.same({ ok = true, duplicate = true }, cjson.decode(answer))
+      workers[worker] = true
+      n = n + 1
+    until (next(workers) and next(workers, next(workers))) or n == 200
+    assert.is_not_nil(next(workers, next(workers)), "200 replays all went to one worker")
     eventually("the note", function() return notes(id)[1] end)
     socket.sleep(0.3)
     assert.are.equal(1, #notes(id))
