@@ -44,16 +44,20 @@ static void strip_nulls(lua_State *L, int t, int depth) {
     }
 }
 
-/* Decodes the string at idx with the private cjson; pushes the value (JSON nulls stripped) and
- * returns 1, or pushes cjson's message and returns 0. cjson raises on bad input, so it runs under
- * pcall. */
-int fb_decode_json(lua_State *L, int idx) {
+/* Decodes the string at idx; pushes the value and returns 1, or pushes cjson's message and
+ * returns 0. cjson raises on bad input, so it runs under pcall. */
+static int json_decode(lua_State *L, int idx) {
     idx = fb_absindex(L, idx);
     lua_getfield(L, LUA_REGISTRYINDEX, FB_CJSON_DECODE);
     lua_pushvalue(L, idx);
     if (lua_pcall(L, 1, 1, 0) != 0) return 0;
     if (lua_istable(L, -1)) strip_nulls(L, -1, 0);
     return 1;
+}
+
+/* The same, for other files of the core (webhook bodies). */
+int fb_decode_json(lua_State *L, int idx) {
+    return json_decode(L, idx);
 }
 
 static const char *status_text(lua_Integer status) {
@@ -98,7 +102,7 @@ static int fb_decode_decode(lua_State *L) {
     /* range first: converting NaN or 1e300 to an integer is undefined behaviour (found by fuzzing) */
     luaL_argcheck(L, lua_tonumber(L, 2) >= 0 && lua_tonumber(L, 2) <= 999, 1, "response.status must be 0 to 999");
     status = (lua_Integer)lua_tonumber(L, 2);
-    ok = fb_decode_json(L, 4); /* 5: value or cjson's message */
+    ok = json_decode(L, 4); /* 5: value or cjson's message */
 
     if (status >= 200 && status < 300) {
         if (ok && lua_istable(L, 5)) return 1;
