@@ -68,7 +68,9 @@ describe("examples/openresty/webhook (webhook.nginx.conf, as shipped)", function
       :gsub("listen 127%.0%.0%.1:8081;", "listen 127.0.0.1:" .. port .. ";")
     local n_logs
     conf, n_logs = conf:gsub("([ \"])logs/", "%1" .. dir .. "/")
-    assert(n_listen == 1 and n_logs >= 3, "examples/openresty/webhook.nginx.conf changed shape: update this spec")
+    local n_pid
+    conf, n_pid = conf:gsub("webhook%.pid", "nginx.pid") -- where testing.Server:stop looks for it
+    assert(n_listen == 1 and n_logs >= 3 and n_pid == 1, "examples/openresty/webhook.nginx.conf changed shape: update this spec")
     -- dedupe must hold across workers: two of them, connections spread by the kernel (reuseport),
     -- and each answer says which worker gave it
     local n_workers, n_loc
