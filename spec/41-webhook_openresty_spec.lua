@@ -195,6 +195,23 @@ describe("examples/openresty/webhook (webhook.nginx.conf, as shipped)", function
     assert.are.equal(1, #notes(id))
   end)
 
+  it("takes a header repeated with the same value, refuses one repeated with another (ngx lists)", function()
+    local id = conversation()
+    local body, hdrs = testing.delivery(event("conversation.user.replied", id), { secret = SECRET })
+    local sig = hdrs["X-Webhook-Signature"]
+    hdrs["X-Webhook-Signature"] = sig .. "\r\nx-webhook-signature: " .. ("0"):rep(64)
+    local status, answer = raw_post(body, hdrs)
+    assert.are.equal(401, status)
+    assert.are.same({ error = "malformed_signature" }, cjson.decode(answer))
+    hdrs["X-Webhook-Signature"] = sig .. "\r\nx-webhook-signature: " .. sig:upper()
+    assert.are.equal(401, (raw_post(body, hdrs))) -- equal bytes only, not equal meaning
+    hdrs["X-Webhook-Signature"] = sig .. "\r\nX-WEBHOOK-SIGNATURE: " .. sig
+    status, answer = raw_post(body, hdrs)
+    assert.are.equal(200, status)
+    assert.are.same({ ok = true }, cjson.decode(answer))
+    eventually("the note", function() return notes(id)[1] end)
+  end)
+
   it("accepts a timestamp 299 s old (inside the tolerance)", function()
     local id = conversation()
     assert.are.equal(200, (deliver(event("conversation.user.replied", id), { timestamp = os.time() - 299 })))
