@@ -19,7 +19,7 @@
 -- vim.schedule and their errors are reported by Neovim.
 --
 -- @module featurebase.async
-local core = require("featurebase.core")
+local core = require("featurebase.core_loader").load()
 local client_mod = require("featurebase.client")
 
 local M = {}

@@ -13,9 +13,10 @@
 -- featurebase.nvim (the same, driven by Neovim's loop) and featurebase.openresty (cosockets)
 -- bring theirs.
 -- @module featurebase.client
-local core = require("featurebase.core")
+local core = require("featurebase.core_loader").load()
 local retry = require("featurebase.retry")
 local options = require("featurebase.options")
+local env = require("featurebase.env")
 
 local M = {}
 
@@ -269,13 +270,12 @@ M.libcurl = {
 function M.new(opts, transport, layers)
   local own, c_opts = options.split(opts, layers or { client = true })
   if not own then return nil, c_opts end
-  local env = function(name)
-    local v = os.getenv(name)
-    if v ~= nil and v ~= "" then return v end
+  if c_opts.api_key == nil then c_opts.api_key = env.get("FEATUREBASE_API_KEY") end
+  if c_opts.api_key == nil then
+    return nil, options.error("api_key", env.missing("FEATUREBASE_API_KEY", "api_key"))
   end
-  if c_opts.api_key == nil then c_opts.api_key = env("FEATUREBASE_API_KEY") end
-  if c_opts.base_url == nil then c_opts.base_url = env("FEATUREBASE_BASE_URL") end
-  if own.log == nil and env("FEATUREBASE_LOG") == "debug" then
+  if c_opts.base_url == nil then c_opts.base_url = env.get("FEATUREBASE_BASE_URL") end
+  if own.log == nil and env.get("FEATUREBASE_LOG") == "debug" then
     own.log = function(line) io.stderr:write(line, "\n") end
   end
   if own.log == false then own.log = nil end

@@ -8,7 +8,7 @@
 --
 -- Not required directly: `require("featurebase")` installs all of it.
 -- @module featurebase.helpers
-local core = require("featurebase.core")
+local core = require("featurebase.core_loader").load()
 
 local M = {}
 

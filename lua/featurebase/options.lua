@@ -6,7 +6,7 @@
 -- the OpenResty client, the per-call merging and the README's option table all read this list;
 -- an option is checked in one place only.
 -- @module featurebase.options
-local core = require("featurebase.core")
+local core = require("featurebase.core_loader").load()
 
 local M = {}
 
