@@ -330,13 +330,14 @@ static int fb_engine_socket_action(lua_State *L) {
     return act(L, e, (curl_socket_t)fd, mask);
 }
 
-/* engine:event_fd() -> fd | nil: one file descriptor that is readable whenever a socket of curl's
- * is ready (an epoll set that on_socket keeps in step with curl), for event loops whose socket
+#ifdef FB_HAVE_EPOLL
+/* engine:event_fd() -> fd: one file descriptor that is readable whenever a socket of curl's is
+ * ready (an epoll set that on_socket keeps in step with curl), for event loops whose socket
  * watchers report errors on their own (luv prints POLLERR as "EBADF" on stderr). Watch it for
- * reading and call events_action(); sockets() then stays empty. nil where epoll does not exist. */
+ * reading and call events_action(); sockets() then stays empty. Linux only: elsewhere the method
+ * does not exist and loops watch each socket of sockets(). */
 static int fb_engine_event_fd(lua_State *L) {
     fb_engine *e = check_engine(L);
-#ifdef FB_HAVE_EPOLL
     if (e->epfd < 0) {
         if (e->running > 0) return luaL_error(L, "featurebase: event_fd() must come before the first transfer");
         if ((e->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
@@ -344,20 +345,15 @@ static int fb_engine_event_fd(lua_State *L) {
         e->nchanges = 0;
     }
     lua_pushinteger(L, e->epfd);
-#else
-    lua_pushnil(L);
-#endif
     return 1;
 }
 
 /* engine:events_action() -> transfers still running: acts on every ready socket of event_fd(). */
 static int fb_engine_events_action(lua_State *L) {
     fb_engine *e = check_engine(L);
-    int running = 0;
-    CURLMcode mc = CURLM_OK;
-#ifdef FB_HAVE_EPOLL
     struct epoll_event evs[64];
-    int i, n;
+    int i, n, running = 0;
+    CURLMcode mc = CURLM_OK;
     close_deferred(e);
     if (e->epfd < 0) return luaL_error(L, "featurebase: call event_fd() first");
     n = epoll_wait(e->epfd, evs, 64, 0);
@@ -367,11 +363,11 @@ static int fb_engine_events_action(lua_State *L) {
         mc = curl_multi_socket_action(e->multi, evs[i].data.fd, mask, &running);
     }
     collect(e);
-#endif
     if (mc != CURLM_OK) return luaL_error(L, "featurebase: curl_multi_socket_action failed: %s", curl_multi_strerror(mc));
     lua_pushinteger(L, e->running);
     return 1;
 }
+#endif
 
 /* engine:timeout_action() -> transfers still running. Call when timeout() has run out. */
 static int fb_engine_timeout_action(lua_State *L) {
@@ -482,8 +478,10 @@ void fb_multi_init(lua_State *L) {
     static const luaL_Reg methods[] = {
         {"add", fb_engine_add},
         {"sockets", fb_engine_sockets},
+#ifdef FB_HAVE_EPOLL
         {"event_fd", fb_engine_event_fd},
         {"events_action", fb_engine_events_action},
+#endif
         {"timeout", fb_engine_timeout},
         {"socket_action", fb_engine_socket_action},
         {"timeout_action", fb_engine_timeout_action},

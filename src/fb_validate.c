@@ -597,12 +597,12 @@ static int value(vctx *c, int i, const fb_field *f, const char *path) {
 
         if (c->query && (f->flags & FB_CSV) && lua_type(L, i) == LUA_TSTRING) { /* "a,b": each one checked */
             const char *all = lua_tolstring(L, i, &n), *end = all + n;
-            size_t k = 1;
-            for (s = all;; k++) {
+            size_t piece = 1;
+            for (s = all;; piece++) {
                 const char *comma = memchr(s, ',', (size_t)(end - s));
-                snprintf(at, sizeof at, "%s[%lu]", path, (unsigned long)k);
+                snprintf(at, sizeof at, "%s[%lu]", path, (unsigned long)piece);
                 lua_pushlstring(L, s, comma ? (size_t)(comma - s) : (size_t)(end - s));
-                if ((k > 1 && !emit(c, ",")) || !value(c, -1, item, at)) return 0;
+                if ((piece > 1 && !emit(c, ",")) || !value(c, -1, item, at)) return 0;
                 lua_pop(L, 1);
                 if (!comma) return 1;
                 s = comma + 1;

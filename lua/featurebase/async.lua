@@ -195,6 +195,10 @@ function M.run(client)
 end
 
 --- Starts one call on the client's engine (the async forms of featurebase.client).
+---@param client featurebase.Client
+---@param callback function
+---@param req table|nil as featurebase.client prepares it; nil when the input was refused
+---@param o table|featurebase.Error the call's options, or the error that refused it
 function M.submit(client, callback, req, o)
   M.scheduler(client):submit(callback, false, req, o)
 end
@@ -278,6 +282,10 @@ local function prepare_all(client, calls, method)
 end
 
 --- client:map on the engine: blocks until every call is done.
+---@param client featurebase.Client
+---@param calls table[]
+---@param opts? {concurrency?: integer}
+---@return table[] results
 function M.map(client, calls, opts)
   client_mod.check_arg(calls, "table", 1, "map", 2)
   local limit = client_mod.concurrency(opts, "map", 2)
@@ -291,6 +299,10 @@ function M.map(client, calls, opts)
 end
 
 --- client:map_async on the engine: callback(results) through the driver once every call is done.
+---@param client featurebase.Client
+---@param calls table[]
+---@param opts? {concurrency?: integer}
+---@param callback fun(results: table[])
 function M.map_async(client, calls, opts, callback)
   client_mod.check_arg(calls, "table", 1, "map_async", 2)
   local limit = client_mod.concurrency(opts, "map_async", 2)
