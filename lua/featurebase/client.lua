@@ -94,6 +94,13 @@ end
 -- req = {method=, path=, body=, safe=, ep=, id=} as prepared below; o the merged options.
 -- Returns value, nil, response | nil, err (err carries status, headers, request_id, rate_limit,
 -- attempts).
+---@param self featurebase.Client
+---@param req table
+---@param o table
+---@param io table the transport
+---@return any value
+---@return featurebase.Error|nil err
+---@return featurebase.Response|nil response
 function M.run(self, req, o, io)
   local start, attempt = io.now(), 0
   while true do
@@ -190,6 +197,13 @@ end
 
 --- A call described as a list, for map: { "name", args..., [params], [opts] } -> req, o | nil, err.
 -- Misuse raises at the caller of map (level).
+---@param self featurebase.Client
+---@param spec table
+---@param i integer its index in calls
+---@param method string "map" or "map_async", for messages
+---@param level integer
+---@return table|nil req
+---@return table|featurebase.Error o_or_err
 function M.prepare_spec(self, spec, i, method, level)
   if type(spec) ~= "table" then
     error(("bad argument #1 to '%s' (calls[%d] must be a table, got %s)"):format(method, i, type(spec)), level + 1)
@@ -265,6 +279,9 @@ M.libcurl = {
 
 --- Creates a client on a transport. `layers` names the option layers beyond the core's and the
 -- pipeline's (e.g. {openresty = true}); their values come back as the second result.
+---@param opts? featurebase.Options
+---@param transport table perform, sleep, now, submit, ... (see above)
+---@param layers? table<string, boolean>
 ---@return featurebase.Client|nil client
 ---@return table|featurebase.Error own options of the extra layers, or err
 function M.new(opts, transport, layers)
@@ -348,6 +365,10 @@ function Client:map_async(calls, opts, callback)
 end
 
 --- The concurrency option of map: a whole number >= 1, default 16.
+---@param opts? {concurrency?: integer}
+---@param method string for messages
+---@param level integer
+---@return integer
 function M.concurrency(opts, method, level)
   if opts == nil then return 16 end
   check_arg(opts, "table", 2, method, level + 1)

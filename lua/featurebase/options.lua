@@ -85,6 +85,9 @@ for _, o in ipairs(M.list) do
 end
 
 --- An invalid_request error naming the option.
+---@param name string
+---@param msg string
+---@return featurebase.Error
 function M.error(name, msg)
   return setmetatable({ kind = "invalid_request", field = name, message = name .. " " .. msg }, core.error_mt)
 end
@@ -125,6 +128,8 @@ end
 --- A call's options over the client's: the merged table, or nil, err.
 ---@param base table the client's options
 ---@param opts table|nil
+---@return table|nil merged
+---@return featurebase.Error|nil err
 function M.merge(base, opts)
   if opts == nil then return base end
   local o = {}

@@ -98,9 +98,9 @@
 ---@field name string
 ---@field targetPartId? string
 ---@field appliedAt? string ISO 8601
----@field appliedBy? featurebase.TagActor
+---@field appliedBy? featurebase.TagActor|string an actor as in tagApplications (the card leaves its shape open: an id is accepted too)
 ---@field removedAt? string ISO 8601
----@field removedBy? featurebase.TagActor
+---@field removedBy? featurebase.TagActor|string
 
 ---@class featurebase.TagActor who applied or removed a tag
 ---@field type featurebase.TagActorType
