@@ -256,6 +256,7 @@ local SAMPLE_BY_NAME = {
 -- Where the required fields alone would say little (or nothing), the example's params.
 local EXAMPLE_PARAMS = {
   list_conversations = { limit = 50 },
+  reply = { type = "admin", id = "507f1f77bcf86cd799439011", bodyMarkdown = "Happy to help!", messageType = "reply" },
   update_conversation = { state = "closed" },
   add_participant = { participant = { email = "jane@example.com" } },
   list_contacts = { contactType = "all" },
