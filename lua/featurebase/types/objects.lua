@@ -84,7 +84,7 @@
 
 ---@class featurebase.Deleted
 ---@field object "conversation"|"contact"
----@field id string
+---@field id? string absent only when a retried delete by user id found the contact already gone
 ---@field deleted true
 
 ---@class featurebase.ConversationTag
