@@ -196,9 +196,9 @@ end
 
 --- Starts one call on the client's engine (the async forms of featurebase.client).
 ---@param client featurebase.Client
----@param callback function
----@param req table|nil as featurebase.client prepares it; nil when the input was refused
----@param o table|featurebase.Error the call's options, or the error that refused it
+---@param callback function called with value, err, response
+---@param req table|nil the prepared request (nil when preparing it failed)
+---@param o table|featurebase.Error the merged options, or the error to hand back
 function M.submit(client, callback, req, o)
   M.scheduler(client):submit(callback, false, req, o)
 end
@@ -285,7 +285,7 @@ end
 ---@param client featurebase.Client
 ---@param calls table[]
 ---@param opts? {concurrency?: integer}
----@return table[] results
+---@return {value: any, err: featurebase.Error|nil, response: featurebase.Response|nil}[]
 function M.map(client, calls, opts)
   client_mod.check_arg(calls, "table", 1, "map", 2)
   local limit = client_mod.concurrency(opts, "map", 2)
@@ -302,7 +302,7 @@ end
 ---@param client featurebase.Client
 ---@param calls table[]
 ---@param opts? {concurrency?: integer}
----@param callback fun(results: table[])
+---@param callback fun(results: {value: any, err: featurebase.Error|nil, response: featurebase.Response|nil}[])
 function M.map_async(client, calls, opts, callback)
   client_mod.check_arg(calls, "table", 1, "map_async", 2)
   local limit = client_mod.concurrency(opts, "map_async", 2)

@@ -91,13 +91,16 @@ local function log_attempt(log, req, attempt, started, now, info, err, wait, why
 end
 
 --- The one request pipeline: send, decode, and retry when that cannot do anything twice.
+-- req = {method=, path=, body=, safe=, ep=, id=} as prepared below; o the merged options.
+-- Returns value, nil, response | nil, err (err carries status, headers, request_id, rate_limit,
+-- attempts).
 ---@param self featurebase.Client
----@param req table {method=, path=, body=, safe=, ep=, id=} as prepared below
----@param o table the call's options, merged over the client's
----@param io table the transport (perform, sleep, now)
----@return any value the decoded answer, or nil
----@return featurebase.Error|nil err carries status, headers, request_id, rate_limit, attempts
----@return featurebase.Response|nil response on success
+---@param req table
+---@param o table
+---@param io table the transport
+---@return any value
+---@return featurebase.Error|nil err
+---@return featurebase.Response|nil response
 function M.run(self, req, o, io)
   local start, attempt = io.now(), 0
   while true do
@@ -192,15 +195,15 @@ for _, ep in ipairs(core.api) do
   end
 end
 
---- A call described as a list, for map: { "name", args..., [params], [opts] }. Misuse raises at
--- the caller of map (`level` above this function).
+--- A call described as a list, for map: { "name", args..., [params], [opts] } -> req, o | nil, err.
+-- Misuse raises at the caller of map (level).
 ---@param self featurebase.Client
 ---@param spec table
----@param i integer its index in the calls, for messages
+---@param i integer its index in calls
 ---@param method string "map" or "map_async", for messages
 ---@param level integer
 ---@return table|nil req
----@return table|featurebase.Error o the options, or the error that refused the call
+---@return table|featurebase.Error o_or_err
 function M.prepare_spec(self, spec, i, method, level)
   if type(spec) ~= "table" then
     error(("bad argument #1 to '%s' (calls[%d] must be a table, got %s)"):format(method, i, type(spec)), level + 1)
@@ -274,10 +277,11 @@ M.libcurl = {
   map_async = function(...) return require("featurebase.async").map_async(...) end,
 }
 
---- Creates a client on a transport.
----@param opts table|nil the client options (featurebase.options)
----@param transport table perform, sleep, now, submit, run, map, map_async, and optionally check, close
----@param layers? table<string, boolean> the option layers it takes besides the core's, default {client = true}
+--- Creates a client on a transport. `layers` names the option layers beyond the core's and the
+-- pipeline's (e.g. {openresty = true}); their values come back as the second result.
+---@param opts? featurebase.Options
+---@param transport table perform, sleep, now, submit, ... (see above)
+---@param layers? table<string, boolean>
 ---@return featurebase.Client|nil client
 ---@return table|featurebase.Error own options of the extra layers, or err
 function M.new(opts, transport, layers)
@@ -360,8 +364,8 @@ function Client:map_async(calls, opts, callback)
   self._io.map_async(self, calls, opts, callback)
 end
 
---- The concurrency option of map: a whole number >= 1, default 16. Misuse raises.
----@param opts table|nil
+--- The concurrency option of map: a whole number >= 1, default 16.
+---@param opts? {concurrency?: integer}
 ---@param method string for messages
 ---@param level integer
 ---@return integer
