@@ -410,6 +410,15 @@ static int emit_number(vctx *c, lua_Number x) {
 
 /* ---- values ------------------------------------------------------------------------------- */
 
+/* Lua 5.3+ integers past 2^53 have no exact double, so JSON (read as doubles) would change them. */
+static int exact_number(lua_State *L, int i) {
+    if (fb_isinteger(L, i)) {
+        lua_Number x = (lua_Number)lua_tointeger(L, i);
+        return fabs(x) <= 9007199254740992.0 && (lua_Integer)x == lua_tointeger(L, i);
+    }
+    return 1;
+}
+
 static int check_object(vctx *c, int t, const fb_schema *s, const char *prefix);
 
 /* Any JSON value (customAttributes): tables with keys 1..n are arrays, others objects with string
@@ -424,6 +433,7 @@ static int json_value(vctx *c, int i, const char *path, int depth, int prims) {
     case LUA_TBOOLEAN: return emit(c, lua_toboolean(L, i) ? "true" : "false");
     case LUA_TNUMBER:
         if (!isfinite(lua_tonumber(L, i))) return fail(c, path, "must be a finite number (JSON has no NaN or infinity)");
+        if (!exact_number(L, i)) return fail(c, path, "must be an integer of at most 2^53 in size (what JSON carries exactly)");
         return emit_number(c, lua_tonumber(L, i));
     case LUA_TSTRING: return check_text(c, i, path, &s, &n, NULL) && emit_string(c, s, n);
     case LUA_TLIGHTUSERDATA:
@@ -575,6 +585,7 @@ static int value(vctx *c, int i, const fb_field *f, const char *path) {
         lua_Number x = lua_tonumber(L, i);
         const char *what = f->kind == FB_INTEGER ? "whole number" : "number";
         if (lua_type(L, i) != LUA_TNUMBER) return fail(c, path, "must be a %s, got %s", what, tname(L, i));
+        if (!exact_number(L, i)) return fail(c, path, "must be an integer of at most 2^53 in size (what JSON carries exactly)");
         if (!isfinite(x) || (f->kind == FB_INTEGER && x != floor(x)) || x < f->min || (f->max > 0 && x > f->max)) {
             if (f->max > 0) snprintf(range, sizeof range, "from %.0f to %.0f", f->min, f->max);
             else snprintf(range, sizeof range, "of %.0f or more", f->min);
