@@ -69,6 +69,44 @@ local APP = [[
       ngx.print(cjson.encode({ value = v or false, err = err or false, res = res or false,
         text = text, client = tostring(client) }))
     } }
+    # /ops runs a list of calls {method, args...} in order on one OpenResty client; "$1.id" in an
+    # argument stands for the id of the first call's result. async = true: the *_async forms, in
+    # light threads, then client:run().
+    location = /ops { content_by_lua_block {
+      local cjson = require("cjson")
+      local fb = require("featurebase.openresty")
+      ngx.req.read_body()
+      local q = cjson.decode(ngx.req.get_body_data())
+      local client = assert(fb.new(q.options))
+      local out, first = {}, nil
+      local function resolve(v)
+        if v == "$1.id" then return first and first.id end
+        if type(v) == "table" then
+          local t = {}
+          for k, x in pairs(v) do t[k] = resolve(x) end
+          return t
+        end
+        return v
+      end
+      for i, c in ipairs(q.calls) do
+        local name = c[1]
+        local args = {}
+        for j = 2, #c do args[j - 1] = resolve(c[j]) end
+        local v, err, res
+        if q.async then
+          args[#args + 1] = function(...) v, err, res = ... end
+          client[name .. "_async"](client, unpack(args))
+          client:run()
+        else
+          v, err, res = client[name](client, unpack(args))
+        end
+        if i == 1 then first = v end
+        out[i] = { ok = v ~= nil, err = err and tostring(err) or false, status = (res or err or {}).status or false,
+          id = type(v) == "table" and v.id or false, state = type(v) == "table" and v.state or false }
+      end
+      ngx.print(cjson.encode({ results = out,
+        helpers = type(client.start_conversation) == "function" and type(client.add_note) == "function" }))
+    } }
     # a Featurebase answering in chunks (no Content-Length): base_url .../chunked
     location = /chunked/v2/conversations { content_by_lua_block {
       ngx.status = 201
@@ -234,6 +272,54 @@ describe("featurebase.openresty in nginx", function()
     assert.are.equal(false, out.res) -- a failure is exactly nil, err
     assert.matches("500", out.text)
   end)
+
+  for _, async in ipairs({ false, true }) do
+    it("runs every endpoint" .. (async and " in its async form (light threads)" or "") .. ", helpers included",
+      function()
+        srv:reset()
+        srv:seed({ tags = { "67ec1234abcd5678ef901234" }, admins = { H.ADMIN } })
+        local T = "67ec1234abcd5678ef901234"
+        local calls = {
+          { "upsert_contact", { email = "or@example.com", userId = "or-1" } },
+          { "get_contact", "$1.id" }, { "get_contact_by_user_id", "or-1" },
+          { "list_contacts", { limit = 5 } },
+          { "create_conversation", { from = { type = "contact", id = "$1.id" }, bodyMarkdown = "hi" } },
+        }
+        local status, body = request(app.port, "POST", "/ops", cjson.encode({ async = async, calls = calls,
+          options = { api_key = H.KEY, base_url = srv.url } }))
+        assert.are.equal(200, status, body)
+        local all = cjson.decode(body)
+        local out = all.results
+        for i = 1, #calls do assert.is_true(out[i].ok, calls[i][1] .. ": " .. tostring(out[i].err)) end
+        assert.are.equal(201, out[1].status)
+        assert.is_true(all.helpers)
+        local conv = out[5].id
+        calls = {
+          { "get_conversation", conv }, { "reply", conv, H.admin_reply() },
+          { "update_conversation", conv, { state = "closed" } },
+          { "add_tag", conv, { tagId = T, actingAdminId = H.ADMIN } },
+          { "remove_tag", conv, T, { actingAdminId = H.ADMIN } },
+          { "upsert_contact", { email = "two@example.com" } },
+          { "add_participant", conv, { participant = { email = "two@example.com" } } },
+          { "redact_part", { conversationId = conv, conversationPartId = "2" } },
+          { "list_conversations", { limit = 5 } },
+          { "delete_conversation", conv },
+          { "delete_contact_by_user_id", "or-1" },
+          { "get_conversation", "bad-id" },
+        }
+        status, body = request(app.port, "POST", "/ops", cjson.encode({ async = async, calls = calls,
+          options = { api_key = H.KEY, base_url = srv.url } }))
+        assert.are.equal(200, status, body)
+        out = cjson.decode(body).results
+        for i = 1, #calls - 1 do assert.is_true(out[i].ok, calls[i][1] .. ": " .. tostring(out[i].err)) end
+        assert.are.equal("closed", out[3].state)
+        assert.is_false(out[#calls].ok)
+        assert.truthy(out[#calls].err:find("invalid_request: conversation_id", 1, true))
+        local methods = {}
+        for _, r in ipairs(srv:requests()) do methods[r.method] = true end
+        assert.are.same({ GET = true, POST = true, PATCH = true, DELETE = true }, methods)
+      end)
+  end
 
   it("retries a 429 after Retry-After, sleeping with ngx.sleep", function()
     srv:script({ "429,retry-after=0.3" })
