@@ -149,7 +149,8 @@ void fb_conn_push_headers(lua_State *L, const char *raw, size_t n) {
             char name[128];
             size_t i, nlen = (size_t)(colon - p);
             if (nlen < sizeof name) {
-                for (i = 0; i < nlen; i++) name[i] = (char)tolower((unsigned char)p[i]);
+                for (i = 0; i < nlen; i++) /* ASCII: a header name is a token, and tolower() is a call */
+                    name[i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] + ('a' - 'A') : p[i]);
                 for (v = colon + 1; v < eol && (*v == ' ' || *v == '\t'); v++) {}
                 for (ve = eol; ve > v && isspace((unsigned char)ve[-1]); ve--) {}
                 lua_pushlstring(L, name, nlen);
