@@ -92,8 +92,9 @@ clean:
 	rm -rf build lua/featurebase/core.so
 
 # Benchmarks (not tests; see README "Performance"): sequential calls against a local nginx, side by
-# side with bench/raw_curl.c, luasocket and curl processes, and memory over 100,000 calls. Then the
-# concurrency benchmark, when present, and its chart (gnuplot, installed here on demand).
+# side with bench/raw_curl.c, bench/diy_lua_curl.lua (lua-curl + cjson, LuaJIT), luasocket and curl
+# processes; large answers; memory over 100,000 calls; start-up. Then the concurrency benchmark, when
+# present, and its chart (gnuplot, installed here on demand).
 BENCH_LUAS ?= lua5.4 luajit
 
 .PHONY: bench

@@ -63,18 +63,26 @@ function M.reset_time(value, now)
 end
 
 -- What every call hands back about the HTTP exchange: on the response (success) or on err.
+-- request_id and rate_limit are read from the headers when first asked for (most callers never
+-- ask), then kept in the table.
+local derived = {
+  request_id = function(h) return h["x-request-id"] or h["request-id"] end,
+  rate_limit = function(h)
+    return { limit = to_int(h["x-ratelimit-limit"]), remaining = to_int(h["x-ratelimit-remaining"]),
+      reset = M.reset_time(h["x-ratelimit-reset"], os.time()) }
+  end,
+}
+local Response = {
+  __index = function(t, k)
+    local f = derived[k]
+    if not f then return nil end
+    local v = f(rawget(t, "headers"))
+    rawset(t, k, v)
+    return v
+  end,
+}
 local function response_info(status, h, attempts)
-  return {
-    status = status,
-    headers = h,
-    request_id = h["x-request-id"] or h["request-id"],
-    rate_limit = {
-      limit = to_int(h["x-ratelimit-limit"]),
-      remaining = to_int(h["x-ratelimit-remaining"]),
-      reset = M.reset_time(h["x-ratelimit-reset"], os.time()),
-    },
-    attempts = attempts,
-  }
+  return setmetatable({ status = status, headers = h, attempts = attempts }, Response)
 end
 
 -- One line (and its fields) per attempt for the `log` option: no body, no headers, so no key.
@@ -102,15 +110,15 @@ end
 ---@return featurebase.Error|nil err
 ---@return featurebase.Response|nil response
 function M.run(self, req, o, io)
-  local start, attempt = io.now(), 0
+  local start, attempt = o.deadline and io.now(), 0 -- the clock is read only when something needs it
   while true do
     attempt = attempt + 1
     local timeout = o.timeout
-    if o.deadline then
+    if start then
       local left = math.max(0.001, o.deadline - (io.now() - start))
       timeout = timeout and math.min(timeout, left) or left
     end
-    local began = io.now()
+    local began = o.log and io.now()
     local value, res = io.perform(self, req.method, req.path, req.body, timeout, req.safe)
     if value ~= nil then
       local info = response_info(res.status, res.headers, attempt)
@@ -130,7 +138,7 @@ function M.run(self, req, o, io)
       end
     end
     local wait, why = retry.delay(err, attempt, o, os.time(), nil, req.safe)
-    if wait and o.deadline and io.now() - start + wait >= o.deadline then wait, why = nil, "deadline reached" end
+    if wait and start and io.now() - start + wait >= o.deadline then wait, why = nil, "deadline reached" end
     if o.log then log_attempt(o.log, req, attempt, began, io.now(), info, err, wait, why) end
     if not wait then return nil, err end
     io.sleep(wait)
