@@ -37,6 +37,31 @@ function M.new(opts)
   return client
 end
 
+--- Checks a call against the API's rules without sending anything: the same arguments as the
+-- method `name` (path arguments, then params), e.g. `featurebase.check("create_conversation", params)`
+-- before other work that should not start when the message would be refused.
+---@param name string a method of the client made from core.api, e.g. "update_conversation"
+---@param ... any its path arguments and params
+---@return true|nil ok
+---@return featurebase.Error|nil err the invalid_request error naming the field
+function M.check(name, ...)
+  local ep = client_mod.endpoints[name]
+  if not ep then
+    error(("bad argument #1 to 'check' (an API method such as \"create_conversation\" expected, got %s)")
+      :format(tostring(name)), 2)
+  end
+  local n = #ep.args
+  local a1, a2 = ...
+  local params = ep.params and select(n + 1, ...) or nil
+  if n == 0 then a1 = nil elseif n == 1 then a2 = nil end
+  if params ~= nil and type(params) ~= "table" then
+    error(("bad argument #%d to 'check' (table expected, got %s)"):format(n + 2, type(params)), 2)
+  end
+  local verb, err = core.encode(name, params, nil, a1, a2)
+  if not verb then return nil, err end
+  return true
+end
+
 --- A Lua time (seconds since 1970 in UTC, as `os.time()` gives; a fraction keeps milliseconds) as
 -- the UTC ISO 8601 timestamp the API takes, e.g. `2025-01-15T10:30:00.000Z`.
 ---@param t number from 0 (1970) up to, not including, year 10000
