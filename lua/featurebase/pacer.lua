@@ -1,0 +1,146 @@
+--- featurebase.pacer: a client paces its own calls from the X-RateLimit-* headers, so that a burst
+-- or a long import waits for the next window instead of running into 429 answers.
+--
+-- One pacer per client, shared by all its calls: blocking, async engine, Neovim, OpenResty light
+-- threads (and, with a lua_shared_dict, every nginx worker). Before each attempt the pipeline asks
+-- `acquire(now, reserve)`: 0 means go (the call is counted against the window), a number is how
+-- long to sleep before asking again. After each attempt it reports what came back with
+-- `record(status, rate_limit, headers, now)`, exactly once per acquired attempt.
+--
+-- How `remaining` is kept for the window a call is sent in:
+--   * every call sent takes one from it at once, so the calls in flight are counted before their
+--     answers come;
+--   * every answer about that window lowers it to the server's `remaining` when that is smaller
+--     (other programs on the same key), never raises it;
+--   * a window nobody has counted yet starts from the server's `remaining` less the calls still
+--     on their way; when the clock passes the window's end, the next window starts from `limit`
+--     less the calls still on their way, until an answer names it;
+--   * a call that would leave less than `reserve` waits until the window's end (plus MARGIN).
+-- A 429 holds every call until its Retry-After, or else until X-RateLimit-Reset.
+--
+-- Times are Unix times with fractions (X-RateLimit-Reset is one). The state lives in a store
+-- with get/set/incr/delete: a Lua table, or an OpenResty lua_shared_dict (M.shared_dict), whose
+-- incr is atomic across workers, so taking a call from the window is one incr.
+-- @module featurebase.pacer
+local retry = require("featurebase.retry")
+
+local M = {}
+
+M.MARGIN = 0.1 -- seconds past a window's end before sending into the next one
+M.POLL = 0.1   -- seconds between looks when the next window's count is spent before any answer names it
+
+local max, min = math.max, math.min
+
+--- A store in a Lua table (one process, one thread: every operation is atomic).
+function M.table_store()
+  local t = {}
+  return {
+    get = function(k) return t[k] end,
+    set = function(k, v) t[k] = v end,
+    incr = function(k, d, init)
+      local v = (t[k] or init or 0) + d
+      t[k] = v
+      return v
+    end,
+    delete = function(k) t[k] = nil end,
+  }
+end
+
+--- A store in an OpenResty lua_shared_dict, shared by every worker; keys start with `prefix`.
+-- Entries expire (ttl) so that a dict used for years holds only the windows in use.
+---@param dict table ngx.shared.DICT
+---@param prefix string
+function M.shared_dict(dict, prefix)
+  return {
+    get = function(k) return dict:get(prefix .. k) end,
+    set = function(k, v, ttl) dict:set(prefix .. k, v, ttl or 0) end,
+    incr = function(k, d, init, ttl)
+      local v = dict:incr(prefix .. k, d, init or 0, ttl)
+      return v or ((init or 0) + d) -- the dict full: count as if alone rather than fail the call
+    end,
+    delete = function(k) dict:delete(prefix .. k) end,
+  }
+end
+
+---@class featurebase.Pacer
+---@field s table the store
+local Pacer = {}
+Pacer.__index = Pacer
+
+--- A pacer over a store (default: a Lua table).
+---@param store? table
+---@return featurebase.Pacer
+function M.new(store)
+  return setmetatable({ s = store or M.table_store() }, Pacer)
+end
+
+-- Keys: "reset" the end of the window being counted; "w:<reset>" calls left in it; "a:<reset>"
+-- calls left in the window after it, before an answer names that one; "limit"; "sent" calls sent
+-- and not answered yet; "hold" no call before this time (a 429).
+
+-- Calls on their way, never below 0 (a worker stopped mid-call leaves one counted).
+local function in_flight(s)
+  return max(0, s.get("sent") or 0)
+end
+
+--- Seconds to wait before this attempt may be sent, or 0: then it is counted as sent and
+-- `record` must follow once its answer (or failure) is in.
+---@param now number Unix time
+---@param reserve integer calls to leave in each window
+---@return number
+function Pacer:acquire(now, reserve)
+  local s = self.s
+  local hold = s.get("hold")
+  if hold and now < hold then return hold - now end
+  local reset, limit = s.get("reset"), s.get("limit")
+  if reset and limit then
+    local key, init, ttl
+    if now < reset then
+      key, init, ttl = "w:" .. reset, limit, reset - now + 60
+    else
+      key, init, ttl = "a:" .. reset, limit - in_flight(s), 120
+    end
+    local left = s.incr(key, -1, init, ttl)
+    if left < reserve then
+      s.incr(key, 1, init, ttl)
+      return now < reset and (reset - now + M.MARGIN) or M.POLL
+    end
+  end
+  s.incr("sent", 1, 0)
+  return 0
+end
+
+--- What an attempt's answer said: status (nil when no answer came), its rate_limit
+-- ({limit, remaining, reset} as featurebase.client reads them) and headers.
+---@param status integer|nil
+---@param rl {limit: integer|nil, remaining: integer|nil, reset: integer|nil}|nil
+---@param headers table|nil
+---@param now number Unix time
+function Pacer:record(status, rl, headers, now)
+  local s = self.s
+  s.incr("sent", -1, 0)
+  if status == 429 then
+    local after = headers and retry.parse_retry_after(headers["retry-after"], now)
+    local hold = after and now + after or (rl and rl.reset and rl.reset > now and rl.reset + M.MARGIN) or now + 1
+    s.set("hold", hold, max(1, hold - now + 1))
+    return
+  end
+  if not (rl and rl.reset and rl.remaining) or rl.reset <= now then return end -- nothing, or a window that is over
+  local reset, R, r = s.get("reset"), rl.reset, rl.remaining
+  if rl.limit then s.set("limit", rl.limit) end
+  if reset == R then
+    local left = s.get("w:" .. R)
+    if not left then s.set("w:" .. R, r, R - now + 60)
+    elseif r < left then s.incr("w:" .. R, r - left) end
+  elseif not reset or R > reset then
+    local after = reset and now >= reset and s.get("a:" .. reset)
+    s.set("w:" .. R, after and min(after, r) or r - in_flight(s), R - now + 60)
+    s.set("reset", R)
+    if reset then
+      s.delete("w:" .. reset)
+      s.delete("a:" .. reset)
+    end
+  end
+end
+
+return M

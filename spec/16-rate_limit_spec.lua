@@ -1,0 +1,223 @@
+-- Rate-limit pacing (featurebase.pacer): against the fake server enforcing 100 calls per 2 s window,
+-- 300 calls finish with no 429 and in no more windows than needed, blocking and at concurrency 16;
+-- without pacing the same run gets 429s.
+local featurebase = require("featurebase")
+local core = require("featurebase.core")
+local pacer = require("featurebase.pacer")
+local testing = require("featurebase.testing")
+local H = require("spec.helpers")
+
+local LIMIT, WINDOW, CALLS = 100, 2, 300
+
+local function create(i)
+  local p = H.contact_create()
+  p.bodyMarkdown = "paced " .. i
+  return p
+end
+
+local function calls(n)
+  local list = {}
+  for i = 1, n do list[i] = { "create_conversation", create(i) } end
+  return list
+end
+
+-- Counts the results of a map run: ok, 429s, other failures, and the lowest remaining seen.
+local function tally(results)
+  local t = { ok = 0, limited = 0, other = 0, low = math.huge }
+  for _, r in ipairs(results) do
+    if r.value then t.ok = t.ok + 1
+    elseif r.err.status == 429 then t.limited = t.limited + 1
+    else t.other = t.other + 1 end
+    local rl = (r.response or r.err).rate_limit
+    if rl and rl.remaining and rl.remaining < t.low then t.low = rl.remaining end
+  end
+  return t
+end
+
+local function report(what, t, rate, secs)
+  io.stderr:write(("\n  %s: %d ok, %d x 429 (server: %d limited), %d windows, %d requests, %.2f s\n")
+    :format(what, t.ok, t.limited, rate.limited, rate.windows, rate.requests, secs))
+end
+
+describe("rate-limit pacing", function()
+  local srv
+
+  setup(function() srv = testing.start({ api_key = H.KEY, rate_limit = LIMIT, rate_window = WINDOW, record = false }) end)
+  teardown(function() if srv then srv:stop() end end)
+  before_each(function() srv:reset() end)
+
+  local function client(opts)
+    local o = { api_key = H.KEY, base_url = srv.url }
+    for k, v in pairs(opts or {}) do o[k] = v end
+    return assert(featurebase.new(o))
+  end
+
+  it("blocking: 300 calls at 100 per window, no 429, 3 or 4 windows", function()
+    local c = client({ max_retries = 0 })
+    local results = {}
+    local t0 = core.now()
+    for i = 1, CALLS do
+      local v, err, res = c:create_conversation(create(i))
+      results[i] = { value = v, err = err, response = res }
+    end
+    local secs = core.now() - t0
+    local t, rate = tally(results), srv:rate()
+    report("blocking, paced", t, rate, secs)
+    assert.are.equal(CALLS, t.ok)
+    assert.are.equal(0, rate.limited)
+    assert.are.equal(CALLS, rate.requests)
+    assert.is_true(rate.windows <= 4, rate.windows .. " windows")
+    assert.are.equal(0, t.low) -- every window used to the last call (reserve 0)
+    c:close()
+  end)
+
+  it("async engine, concurrency 16: 300 calls, no 429, 3 or 4 windows", function()
+    local c = client({ max_retries = 0 })
+    local t0 = core.now()
+    local results = c:map(calls(CALLS), { concurrency = 16 })
+    local secs = core.now() - t0
+    local t, rate = tally(results), srv:rate()
+    report("map x16, paced", t, rate, secs)
+    assert.are.equal(CALLS, t.ok)
+    assert.are.equal(0, rate.limited)
+    assert.are.equal(CALLS, rate.requests)
+    assert.is_true(rate.windows <= 4, rate.windows .. " windows")
+    c:close()
+  end)
+
+  it("without pacing (pace = false) the same run gets 429s", function()
+    local c = client({ max_retries = 0, pace = false })
+    local t0 = core.now()
+    local results = c:map(calls(CALLS), { concurrency = 16 })
+    local secs = core.now() - t0
+    local t, rate = tally(results), srv:rate()
+    report("map x16, pace = false", t, rate, secs)
+    assert.is_true(t.limited > 0)
+    assert.are.equal(t.limited, rate.limited)
+    c:close()
+  end)
+
+  it("pace = false per call: that call is not held back", function()
+    local c = client({ max_retries = 0 })
+    srv:script({ "429,retry-after=3" })
+    local _, err = c:create_conversation(create(1))
+    assert.are.equal(429, err.status)
+    local t0 = core.now()
+    assert(c:create_conversation(create(2), { pace = false }))
+    assert.is_true(core.now() - t0 < 1)
+    c:close()
+  end)
+
+  it("rate_limit_reserve: calls leave that many in each window", function()
+    local c = client({ max_retries = 0, rate_limit_reserve = 30 })
+    local results = c:map(calls(150), { concurrency = 16 })
+    local t, rate = tally(results), srv:rate()
+    assert.are.equal(150, t.ok)
+    assert.are.equal(0, rate.limited)
+    assert.is_true(t.low >= 30, "remaining went down to " .. t.low)
+    assert.is_true(rate.windows >= 3, rate.windows .. " windows") -- 70 a window: at least 3
+    c:close()
+  end)
+
+  it("a 429 holds the client's next calls until its Retry-After", function()
+    local c = client({ max_retries = 0 })
+    srv:script({ "429,retry-after=1" })
+    local _, err = c:create_conversation(create(1))
+    assert.are.equal(429, err.status)
+    local t0 = core.now()
+    assert(c:create_conversation(create(2)))
+    local waited = core.now() - t0
+    assert.is_true(waited >= 0.9 and waited < 3, "waited " .. waited .. " s")
+    c:close()
+  end)
+
+  it("a wait past the deadline is a timeout, nothing sent", function()
+    local c = client({ max_retries = 0 })
+    srv:script({ "429,retry-after=5" })
+    local _, err = c:create_conversation(create(1))
+    assert.are.equal(429, err.status)
+    local before = srv:rate().requests
+    local t0 = core.now()
+    local v, e = c:create_conversation(create(2), { deadline = 1 })
+    assert.is_nil(v)
+    assert.are.equal("timeout", e.kind)
+    assert.are.equal("rate_limit", e.limit)
+    assert.is_false(e.request_sent)
+    assert.truthy(tostring(e):find("rate limit", 1, true))
+    assert.is_true(core.now() - t0 < 0.5)
+    assert.are.equal(before, srv:rate().requests)
+    c:close()
+  end)
+
+  it("logs each wait", function()
+    local lines, events = {}, {}
+    local c = client({ max_retries = 0, log = function(l, e) lines[#lines + 1], events[#events + 1] = l, e end })
+    srv:script({ "429,retry-after=0.3" })
+    c:create_conversation(create(1))
+    assert(c:create_conversation(create(2)))
+    local paced
+    for i, e in ipairs(events) do if e.paced then paced = i end end
+    assert.truthy(paced, table.concat(lines, "\n"))
+    assert.truthy(lines[paced]:find("^featurebase: POST /v2/conversations waits 0%.%d+ s for the rate limit$"))
+  end)
+
+  it("checks its options", function()
+    for _, bad in ipairs({ { pace = "yes" }, { pace = 1 }, { rate_limit_reserve = -1 },
+      { rate_limit_reserve = 1.5 }, { rate_limit_reserve = 0 / 0 }, { rate_limit_reserve = "2" } }) do
+      local name = next(bad)
+      local o = { api_key = H.KEY, base_url = srv.url }
+      o[name] = bad[name]
+      local c, err = featurebase.new(o)
+      assert.is_nil(c)
+      assert.are.equal(name, err.field)
+      local ok = client()
+      local v, e = ok:create_conversation(create(1), bad)
+      assert.is_nil(v)
+      assert.are.equal(name, e.field)
+    end
+    assert.is_table(client({ pace = false, rate_limit_reserve = 5 }))
+    -- the OpenResty option belongs to featurebase.openresty only
+    local c, err = featurebase.new({ api_key = H.KEY, rate_limit_dict = "fb_rl" })
+    assert.is_nil(c)
+    assert.are.equal("rate_limit_dict", err.field)
+  end)
+end)
+
+describe("featurebase.pacer", function()
+  local NOW = 1700000000.5
+
+  it("counts calls in flight before their answers come", function()
+    local p = pacer.new()
+    -- the first answer: 20 left in a window ending in 10 s, with 15 more calls already sent
+    for _ = 1, 16 do assert.are.equal(0, p:acquire(NOW, 0)) end
+    p:record(201, { limit = 100, remaining = 20, reset = NOW + 9.5 }, {}, NOW)
+    -- 20 - 15 on their way: 5 more may go, then the rest waits for the window's end
+    for _ = 1, 5 do assert.are.equal(0, p:acquire(NOW, 0)) end
+    local wait = p:acquire(NOW, 0)
+    assert.is_true(wait > 9.5 and wait < 10, wait)
+  end)
+
+  it("takes the lowest remaining of the window, never a higher one", function()
+    local p = pacer.new()
+    local reset = NOW + 9.5
+    assert.are.equal(0, p:acquire(NOW, 0))
+    p:record(201, { limit = 100, remaining = 50, reset = reset }, {}, NOW)
+    assert.are.equal(0, p:acquire(NOW, 0))
+    p:record(201, { limit = 100, remaining = 2, reset = reset }, {}, NOW) -- another program used the key
+    assert.are.equal(0, p:acquire(NOW, 0))
+    p:record(201, { limit = 100, remaining = 90, reset = reset }, {}, NOW) -- a stale, higher count
+    assert.are.equal(0, p:acquire(NOW, 0))
+    assert.is_true(p:acquire(NOW, 0) > 9)
+    -- past the window's end: the next window starts from the limit
+    assert.are.equal(0, p:acquire(reset + 0.01, 0))
+  end)
+
+  it("a 429 without Retry-After holds until X-RateLimit-Reset", function()
+    local p = pacer.new()
+    assert.are.equal(0, p:acquire(NOW, 0))
+    p:record(429, { limit = 100, remaining = 0, reset = NOW + 4.5 }, {}, NOW)
+    local wait = p:acquire(NOW, 0)
+    assert.is_true(wait >= 4.5 and wait < 5, wait)
+    assert.are.equal(0, p:acquire(NOW + 5, 0))
+  end)
+end)
