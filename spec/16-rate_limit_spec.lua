@@ -149,6 +149,18 @@ describe("rate-limit pacing", function()
     c:close()
   end)
 
+  it("a wait longer than max_retry_wait is not waited: the server decides", function()
+    local c = client({ max_retries = 0, max_retry_wait = 1 })
+    srv:script({ "429,retry-after=30", "429,retry-after=30" })
+    local _, err = c:create_conversation(create(1))
+    assert.are.equal(429, err.status)
+    local t0 = core.now()
+    local _, err2 = c:create_conversation(create(2))
+    assert.are.equal(429, err2.status) -- sent, and refused by the server
+    assert.is_true(core.now() - t0 < 0.5)
+    assert(c:create_conversation(create(3), { max_retry_wait = 60, deadline = 0.5, pace = false }))
+  end)
+
   it("logs each wait", function()
     local lines, events = {}, {}
     local c = client({ max_retries = 0, log = function(l, e) lines[#lines + 1], events[#events + 1] = l, e end })

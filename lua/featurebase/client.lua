@@ -96,6 +96,11 @@ local function pace(pacer, req, o, io, start, attempt)
   while true do
     local wait = pacer:acquire(io.time(), o.rate_limit_reserve)
     if wait <= 0 then return true end
+    -- longer than a 429 would be waited for: the server decides (its 429 then comes back at once)
+    if wait > o.max_retry_wait then
+      pacer:sent()
+      return true
+    end
     if o.deadline and io.now() - start + wait >= o.deadline then
       return nil, setmetatable({ kind = "timeout", request_sent = false, limit = "rate_limit", attempts = attempt - 1,
         message = ("%s %s not sent: the rate limit allows no call for %.2f s, past the deadline")

@@ -110,6 +110,11 @@ function Pacer:acquire(now, reserve)
   return 0
 end
 
+--- Counts an attempt sent without asking (its wait was longer than the caller accepts).
+function Pacer:sent()
+  self.s.incr("sent", 1, 0)
+end
+
 --- What an attempt's answer said: status (nil when no answer came), its rate_limit
 -- ({limit, remaining, reset} as featurebase.client reads them) and headers.
 ---@param status integer|nil
