@@ -233,3 +233,103 @@ describe("featurebase.pacer", function()
     assert.are.equal(0, p:acquire(NOW + 5, 0))
   end)
 end)
+
+describe("rate-limit pacing in OpenResty, shared by 2 workers (lua_shared_dict)", function()
+  local socket = require("socket")
+  local cjson = require("cjson")
+  local ROOT = io.popen("pwd"):read("*l")
+  local app
+
+  -- /burst?n=&c=&dict=: one client (its own pacer, or the shared dict's) makes n calls, c at a time,
+  -- to this same nginx, which is the fake server enforcing the limit
+  local BURST = [[
+    location = /burst { content_by_lua_block {
+      local cjson = require("cjson")
+      local fb = require("featurebase.openresty")
+      local a = ngx.req.get_uri_args()
+      local client, err = fb.new({ api_key = "]] .. H.KEY .. [[", max_retries = 0,
+        base_url = "http://127.0.0.1:" .. ngx.var.server_port, rate_limit_dict = a.dict })
+      if not client then return ngx.print(cjson.encode({ err = tostring(err), field = err.field })) end
+      local calls = {}
+      for i = 1, tonumber(a.n) do
+        calls[i] = { "create_conversation", { from = { type = "contact", id = "]] .. H.CONTACT .. [[" },
+          bodyMarkdown = "burst " .. i } }
+      end
+      local ok, limited, errs = 0, 0, {}
+      for _, r in ipairs(client:map(calls, { concurrency = tonumber(a.c) })) do
+        if r.value then ok = ok + 1
+        else
+          errs[#errs + 1] = tostring(r.err)
+          if r.err.status == 429 then limited = limited + 1 end
+        end
+      end
+      ngx.print(cjson.encode({ ok = ok, limited = limited, pid = ngx.worker.pid(), errs = errs }))
+    } }
+  ]]
+
+  setup(function()
+    local built = os.execute("make -s --no-print-directory build/luajit/featurebase/core.so >/dev/null")
+    assert(built == true or built == 0, "could not build build/luajit/featurebase/core.so")
+    app = testing.start({ api_key = H.KEY, workers = 2, rate_limit = LIMIT, rate_window = WINDOW, record = false,
+      cpath = ROOT .. "/build/luajit/?.so", http = "lua_shared_dict featurebase_rl 1m;", server = BURST })
+  end)
+  teardown(function() if app then app:stop() end end)
+  before_each(function() app:reset() end)
+
+  -- Starts every burst at once, each on its own connection (so on either worker), and waits for all.
+  local function bursts(list)
+    local conns = {}
+    for i, q in ipairs(list) do
+      local c = socket.tcp()
+      c:settimeout(30)
+      assert(c:connect("127.0.0.1", app.port))
+      assert(c:send("GET /burst?" .. q .. " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"))
+      conns[i] = c
+    end
+    local out = {}
+    for i, c in ipairs(conns) do
+      local resp = c:receive("*a")
+      c:close()
+      local ok, v = pcall(cjson.decode, assert(resp):match("\r\n\r\n(.*)$"))
+      assert(ok, resp .. (io.open(app.dir .. "/error.log"):read("*a")):sub(-1500))
+      out[i] = v
+    end
+    return out
+  end
+
+  it("four clients, 75 calls each at concurrency 4, on both workers: no 429, 3 or 4 windows", function()
+    local q = "n=75&c=4&dict=featurebase_rl"
+    local t0 = core.now()
+    local out = bursts({ q, q, q, q })
+    local secs = core.now() - t0
+    local rate = app:rate()
+    local ok, pids = 0, {}
+    for _, o in ipairs(out) do
+      ok = ok + o.ok
+      pids[#pids + 1] = ("%d"):format(o.pid)
+    end
+    io.stderr:write(("\n  OpenResty, 4 clients x 75 at 4, shared dict: %d ok, %d limited, %d windows, workers %s, %.2f s\n")
+      :format(ok, rate.limited, rate.windows, table.concat(pids, " "), secs))
+    assert.are.equal(300, ok, cjson.encode(out))
+    assert.are.equal(0, rate.limited)
+    assert.are.equal(300, rate.requests)
+    assert.is_true(rate.windows <= 4, rate.windows .. " windows")
+  end)
+
+  it("the same with a pacer per client (no dict) gets 429s", function()
+    local q = "n=75&c=4"
+    local out = bursts({ q, q, q, q })
+    -- each client counts only its own calls in flight: together they overshoot
+    local rate = app:rate()
+    io.stderr:write(("\n  OpenResty, 4 clients x 75 at 4, a pacer per client: %d limited, %d windows\n")
+      :format(rate.limited, rate.windows))
+    assert.are.equal(out[1].ok + out[2].ok + out[3].ok + out[4].ok + rate.limited, 300)
+    assert.is_true(rate.limited > 0)
+  end)
+
+  it("a rate_limit_dict that nginx.conf does not declare is refused, naming it", function()
+    local out = bursts({ "n=1&c=1&dict=nope" })
+    assert.are.equal("rate_limit_dict", out[1].field)
+    assert.truthy(out[1].err:find("lua_shared_dict nope", 1, true))
+  end)
+end)

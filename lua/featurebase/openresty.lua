@@ -335,18 +335,24 @@ local function map_async(self, calls, opts, callback)
   local prepared = {}
   for i = 1, #calls do prepared[i] = { client_mod.prepare_spec(self, calls[i], i, "map_async", 4) } end
   local n, started, finished, results = #prepared, 0, 0, {}
-  local function launch()
-    started = started + 1
-    local i = started
-    submit(self, function(value, err, info)
+  if n == 0 then return callback(results) end
+  -- `limit` light threads, each taking the next call when its last one is done: every thread is a
+  -- child of the caller's, which only a parent may ngx.thread.wait for
+  local u = private[self]
+  check(self, "map_async", 3)
+  local function worker()
+    while started < n do
+      started = started + 1
+      local i = started
+      local req, o = prepared[i][1], prepared[i][2]
+      local value, err, info
+      if req then value, err, info = client_mod.run(self, req, o, COSOCKET_IO) else err = o end
       results[i] = { value = value, err = err, response = info }
       finished = finished + 1
-      if started < n then launch() end
       if finished == n then callback(results) end
-    end, prepared[i][1], prepared[i][2])
+    end
   end
-  if n == 0 then return callback(results) end
-  for _ = 1, math.min(limit, n) do launch() end
+  for _ = 1, math.min(limit, n) do u.threads[#u.threads + 1] = ngx.thread.spawn(worker) end
 end
 
 local function map(self, calls, opts)

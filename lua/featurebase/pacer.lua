@@ -19,7 +19,7 @@
 -- A 429 holds every call until its Retry-After, or else until X-RateLimit-Reset.
 --
 -- Times are Unix times with fractions (X-RateLimit-Reset is one). The state lives in a store
--- with get/set/incr/delete: a Lua table, or an OpenResty lua_shared_dict (M.shared_dict), whose
+-- with get/set/add/incr/delete: a Lua table, or an OpenResty lua_shared_dict (M.shared_dict), whose
 -- incr is atomic across workers, so taking a call from the window is one incr.
 -- @module featurebase.pacer
 local retry = require("featurebase.retry")
@@ -42,6 +42,11 @@ function M.table_store()
       t[k] = v
       return v
     end,
+    add = function(k, v)
+      if t[k] ~= nil then return false end
+      t[k] = v
+      return true
+    end,
     delete = function(k) t[k] = nil end,
   }
 end
@@ -58,6 +63,7 @@ function M.shared_dict(dict, prefix)
       local v = dict:incr(prefix .. k, d, init or 0, ttl)
       return v or ((init or 0) + d) -- the dict full: count as if alone rather than fail the call
     end,
+    add = function(k, v, ttl) return (dict:add(prefix .. k, v, ttl or 0)) == true end,
     delete = function(k) dict:delete(prefix .. k) end,
   }
 end
@@ -139,8 +145,14 @@ function Pacer:record(status, rl, headers, now)
     elseif r < left then s.incr("w:" .. R, r - left) end
   elseif not reset or R > reset then
     local after = reset and now >= reset and s.get("a:" .. reset)
-    s.set("w:" .. R, after and min(after, r) or r - in_flight(s), R - now + 60)
-    s.set("reset", R)
+    local est = after and min(after, r) or r - in_flight(s)
+    -- another worker may have started counting this window a moment ago: keep its count (the
+    -- calls it took since), lowered to ours
+    if not s.add("w:" .. R, est, R - now + 60) then
+      local left = s.get("w:" .. R)
+      if left and est < left then s.incr("w:" .. R, est - left) end
+    end
+    if (s.get("reset") or 0) < R then s.set("reset", R) end
     if reset then
       s.delete("w:" .. reset)
       s.delete("a:" .. reset)
