@@ -195,6 +195,42 @@ describe("rate-limit pacing", function()
   end)
 end)
 
+describe("rate-limit pacing in Neovim", function()
+  local ROOT = io.popen("pwd"):read("*l")
+  local srv
+
+  setup(function()
+    local built = os.execute("make -s --no-print-directory build/luajit/featurebase/core.so >/dev/null")
+    assert(built == true or built == 0, "could not build build/luajit/featurebase/core.so")
+    srv = testing.start({ api_key = H.KEY, rate_limit = LIMIT, rate_window = WINDOW, record = false })
+  end)
+  teardown(function() if srv then srv:stop() end end)
+
+  it("300 calls by map_async at concurrency 16: no 429, 3 or 4 windows, the editor's timer keeps firing", function()
+    local outf = os.tmpname()
+    local cmd = ("env LUA_PATH=%q LUA_CPATH=%q FB_KEY=%q FB_URL=%q FB_CALLS=%d timeout 60 nvim --headless -u NONE "
+      .. "-i NONE -n -c %q >%s 2>&1"):format(ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;;",
+      ROOT .. "/build/luajit/?.so;;", H.KEY, srv.url, CALLS, "luafile " .. ROOT .. "/spec/nvim/paced.lua", outf)
+    os.execute(cmd)
+    local f = assert(io.open(outf))
+    local text = f:read("*a")
+    f:close()
+    os.remove(outf)
+    local r = {}
+    for k, v in ("\n" .. text):gmatch("\n([%w_]+)=([^\n]*)") do r[k] = v end
+    local rate = srv:rate()
+    io.stderr:write(("\n  Neovim map_async x16, paced: %s ok, %d limited, %d windows, %s timer ticks, %s ms\n")
+      :format(tostring(r.ok), rate.limited, rate.windows, tostring(r.ticks), tostring(r.elapsed_ms)))
+    assert.is_nil(r.error, text)
+    assert.are.equal("true", r.arrived, text)
+    assert.are.equal(tostring(CALLS), r.ok, text)
+    assert.are.equal(0, rate.limited)
+    assert.is_true(rate.windows <= 4, rate.windows .. " windows")
+    -- the waits for the next window did not block the editor: 50 ms ticks all along
+    assert.is_true(tonumber(r.ticks) >= tonumber(r.elapsed_ms) / 50 * 0.5, text)
+  end)
+end)
+
 describe("featurebase.pacer", function()
   local NOW = 1700000000.5
 
