@@ -63,6 +63,8 @@ local M = {
 ---@field retry_unsafe? boolean also retry failures the server may have acted on, default false
 ---@field max_retry_wait? number longest Retry-After honoured, seconds, default 60
 ---@field deadline? number seconds bounding all attempts and waits together, default none
+---@field pace? boolean wait for the next rate-limit window instead of running into 429s, default true
+---@field rate_limit_reserve? integer calls of each rate-limit window left unused by pacing, default 0
 
 ---@class featurebase.LogEvent
 ---@field method string "POST"
@@ -73,6 +75,7 @@ local M = {
 ---@field kind? string the error kind, when the attempt failed
 ---@field request_id? string
 ---@field retry_in? number seconds until the next attempt, when there is one
+---@field paced? number seconds this attempt waits for the rate limit (a line of its own, before it is sent)
 ---@field gave_up? string why a failure is not retried
 
 ---@class featurebase.CallOptions
@@ -81,6 +84,8 @@ local M = {
 ---@field retry_unsafe? boolean
 ---@field max_retry_wait? number
 ---@field deadline? number
+---@field pace? boolean
+---@field rate_limit_reserve? integer
 
 ---@class featurebase.Recipients
 ---@field emails? string[]
