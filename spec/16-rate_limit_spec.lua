@@ -260,6 +260,21 @@ describe("featurebase.pacer", function()
     assert.are.equal(0, p:acquire(reset + 0.01, 0))
   end)
 
+  it("never waits forever for a window no answer names", function()
+    local p = pacer.new()
+    assert.are.equal(0, p:acquire(NOW, 0))
+    p:record(201, { limit = 3, remaining = 2, reset = NOW + 1 }, {}, NOW)
+    local later = NOW + 1.5 -- the window is over; 3 calls go into the next one, unanswered
+    for _ = 1, 3 do assert.are.equal(0, p:acquire(later, 0)) end
+    assert.are.equal(pacer.POLL, p:acquire(later, 0)) -- their answers will name the new window
+    -- answers about the old window only (lost or late): once none is on its way, one call goes
+    for _ = 1, 3 do p:record(201, { limit = 3, remaining = 0, reset = NOW + 1 }, {}, later) end
+    assert.are.equal(0, p:acquire(later, 0))
+    -- and with calls still counted as on their way (a killed worker), after PROBE seconds
+    assert.are.equal(pacer.POLL, p:acquire(later, 0))
+    assert.are.equal(0, p:acquire(NOW + 1 + pacer.PROBE + 0.1, 0))
+  end)
+
   it("a 429 without Retry-After holds until X-RateLimit-Reset", function()
     local p = pacer.new()
     assert.are.equal(0, p:acquire(NOW, 0))

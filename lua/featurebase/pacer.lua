@@ -28,6 +28,7 @@ local M = {}
 
 M.MARGIN = 0.1 -- seconds past a window's end before sending into the next one
 M.POLL = 0.1   -- seconds between looks when the next window's count is spent before any answer names it
+M.PROBE = 5    -- seconds past a window's end after which such a wait ends anyway (answers were lost)
 
 local max, min = math.max, math.min
 
@@ -107,7 +108,9 @@ function Pacer:acquire(now, reserve)
       key, init, ttl = "a:" .. reset, limit - in_flight(s), 120
     end
     local left = s.incr(key, -1, init, ttl)
-    if left < reserve then
+    -- past the window's end, a spent count waits only for the answers of the calls on their way
+    -- (one of them will name the new window); with none coming, this call goes and finds out
+    if left < reserve and (now < reset or (in_flight(s) > 0 and now < reset + M.PROBE)) then
       s.incr(key, 1, init, ttl)
       return now < reset and (reset - now + M.MARGIN) or M.POLL
     end
