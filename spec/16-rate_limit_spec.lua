@@ -267,12 +267,28 @@ describe("featurebase.pacer", function()
     local later = NOW + 1.5 -- the window is over; 3 calls go into the next one, unanswered
     for _ = 1, 3 do assert.are.equal(0, p:acquire(later, 0)) end
     assert.are.equal(pacer.POLL, p:acquire(later, 0)) -- their answers will name the new window
-    -- answers about the old window only (lost or late): once none is on its way, one call goes
-    for _ = 1, 3 do p:record(201, { limit = 3, remaining = 0, reset = NOW + 1 }, {}, later) end
+    -- all three lost (network failures): once none is on its way, one call goes
+    for _ = 1, 3 do p:record(nil, nil, nil, later) end
     assert.are.equal(0, p:acquire(later, 0))
     -- and with calls still counted as on their way (a killed worker), after PROBE seconds
     assert.are.equal(pacer.POLL, p:acquire(later, 0))
     assert.are.equal(0, p:acquire(NOW + 1 + pacer.PROBE + 0.1, 0))
+  end)
+
+  it("an answer about the window just over gives its place back to the next one", function()
+    local p = pacer.new()
+    assert.are.equal(0, p:acquire(NOW, 0))
+    p:record(201, { limit = 4, remaining = 3, reset = NOW + 1 }, {}, NOW)
+    for _ = 1, 3 do assert.are.equal(0, p:acquire(NOW, 0)) end -- 3 on their way at the window's end
+    local later = NOW + 1.2
+    assert.are.equal(0, p:acquire(later, 0)) -- the next window: 4 - 3 on their way = 1 place
+    assert.are.equal(pacer.POLL, p:acquire(later, 0))
+    -- two of the three were counted in the window that is over: two places come back
+    p:record(201, { limit = 4, remaining = 1, reset = NOW + 1 }, {}, later)
+    p:record(201, { limit = 4, remaining = 0, reset = NOW + 1 }, {}, later)
+    assert.are.equal(0, p:acquire(later, 0))
+    assert.are.equal(0, p:acquire(later, 0))
+    assert.are.equal(pacer.POLL, p:acquire(later, 0))
   end)
 
   it("a 429 without Retry-After holds until X-RateLimit-Reset", function()

@@ -14,7 +14,8 @@
 --     (other programs on the same key), never raises it;
 --   * a window nobody has counted yet starts from the server's `remaining` less the calls still
 --     on their way; when the clock passes the window's end, the next window starts from `limit`
---     less the calls still on their way, until an answer names it;
+--     less the calls still on their way (each answer about the window just over gives one back),
+--     until an answer names it;
 --   * a call that would leave less than `reserve` waits until the window's end (plus MARGIN).
 -- A 429 holds every call until its Retry-After, or else until X-RateLimit-Reset.
 --
@@ -139,8 +140,13 @@ function Pacer:record(status, rl, headers, now)
     s.set("hold", hold, max(1, hold - now + 1))
     return
   end
-  if not (rl and rl.reset and rl.remaining) or rl.reset <= now then return end -- nothing, or a window that is over
+  if not (rl and rl.reset and rl.remaining) then return end
   local reset, R, r = s.get("reset"), rl.reset, rl.remaining
+  if R <= now then -- about a window that is over
+    -- the server counted this call there: it gives its place back to the next window's count
+    if R == reset and s.get("a:" .. R) then s.incr("a:" .. R, 1) end
+    return
+  end
   if rl.limit then s.set("limit", rl.limit) end
   if reset == R then
     local left = s.get("w:" .. R)
