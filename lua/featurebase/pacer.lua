@@ -86,6 +86,12 @@ end
 -- calls left in the window after it, before an answer names that one; "limit"; "sent" calls sent
 -- and not answered yet; "hold" no call before this time (a 429).
 
+-- "w:<reset>" and "a:<reset>" for the window ending at `reset`, made once per window.
+local function keys(self, reset)
+  if self.kr ~= reset then self.kr, self.kw, self.ka = reset, "w:" .. reset, "a:" .. reset end
+  return self.kw, self.ka
+end
+
 -- Calls on their way, never below 0 (a worker stopped mid-call leaves one counted).
 local function in_flight(s)
   return max(0, s.get("sent") or 0)
@@ -103,10 +109,11 @@ function Pacer:acquire(now, reserve)
   local reset, limit = s.get("reset"), s.get("limit")
   if reset and limit then
     local key, init, ttl
+    local w, a = keys(self, reset)
     if now < reset then
-      key, init, ttl = "w:" .. reset, limit, reset - now + 60
+      key, init, ttl = w, limit, reset - now + 60
     else
-      key, init, ttl = "a:" .. reset, limit - in_flight(s), 120
+      key, init, ttl = a, limit - in_flight(s), 120
     end
     local left = s.incr(key, -1, init, ttl)
     -- past the window's end, a spent count waits only for the answers of the calls on their way
@@ -144,14 +151,16 @@ function Pacer:record(status, rl, headers, now)
   local reset, R, r = s.get("reset"), rl.reset, rl.remaining
   if R <= now then -- about a window that is over
     -- the server counted this call there: it gives its place back to the next window's count
-    if R == reset and s.get("a:" .. R) then s.incr("a:" .. R, 1) end
+    local _, a = keys(self, R)
+    if R == reset and s.get(a) then s.incr(a, 1) end
     return
   end
-  if rl.limit then s.set("limit", rl.limit) end
+  if rl.limit ~= nil and rl.limit ~= s.get("limit") then s.set("limit", rl.limit) end
   if reset == R then
-    local left = s.get("w:" .. R)
-    if not left then s.set("w:" .. R, r, R - now + 60)
-    elseif r < left then s.incr("w:" .. R, r - left) end
+    local w = keys(self, R)
+    local left = s.get(w)
+    if not left then s.set(w, r, R - now + 60)
+    elseif r < left then s.incr(w, r - left) end
   elseif not reset or R > reset then
     local after = reset and now >= reset and s.get("a:" .. reset)
     local est = after and min(after, r) or r - in_flight(s)
