@@ -234,13 +234,22 @@ end)
 describe("featurebase.pacer", function()
   local NOW = 1700000000.5
 
+  -- acquire that must let the call go: returns its token
+  local function go(p, now, reserve)
+    local wait, token = p:acquire(now, reserve or 0)
+    assert.are.equal(0, wait)
+    assert.is_number(token)
+    return token
+  end
+
   it("counts calls in flight before their answers come", function()
     local p = pacer.new()
     -- the first answer: 20 left in a window ending in 10 s, with 15 more calls already sent
-    for _ = 1, 16 do assert.are.equal(0, p:acquire(NOW, 0)) end
-    p:record(201, { limit = 100, remaining = 20, reset = NOW + 9.5 }, {}, NOW)
+    local tokens = {}
+    for i = 1, 16 do tokens[i] = go(p, NOW) end
+    p:record(tokens[1], 201, { limit = 100, remaining = 20, reset = NOW + 9.5 }, {}, NOW)
     -- 20 - 15 on their way: 5 more may go, then the rest waits for the window's end
-    for _ = 1, 5 do assert.are.equal(0, p:acquire(NOW, 0)) end
+    for _ = 1, 5 do go(p, NOW) end
     local wait = p:acquire(NOW, 0)
     assert.is_true(wait > 9.5 and wait < 10, wait)
   end)
@@ -248,56 +257,78 @@ describe("featurebase.pacer", function()
   it("takes the lowest remaining of the window, never a higher one", function()
     local p = pacer.new()
     local reset = NOW + 9.5
-    assert.are.equal(0, p:acquire(NOW, 0))
-    p:record(201, { limit = 100, remaining = 50, reset = reset }, {}, NOW)
-    assert.are.equal(0, p:acquire(NOW, 0))
-    p:record(201, { limit = 100, remaining = 2, reset = reset }, {}, NOW) -- another program used the key
-    assert.are.equal(0, p:acquire(NOW, 0))
-    p:record(201, { limit = 100, remaining = 90, reset = reset }, {}, NOW) -- a stale, higher count
-    assert.are.equal(0, p:acquire(NOW, 0))
+    p:record(go(p, NOW), 201, { limit = 100, remaining = 50, reset = reset }, {}, NOW)
+    p:record(go(p, NOW), 201, { limit = 100, remaining = 2, reset = reset }, {}, NOW) -- another program
+    p:record(go(p, NOW), 201, { limit = 100, remaining = 90, reset = reset }, {}, NOW) -- stale, higher
+    go(p, NOW)
     assert.is_true(p:acquire(NOW, 0) > 9)
     -- past the window's end: the next window starts from the limit
-    assert.are.equal(0, p:acquire(reset + 0.01, 0))
+    go(p, reset + 0.01)
+  end)
+
+  it("keeps the reserve", function()
+    local p = pacer.new()
+    p:record(go(p, NOW), 201, { limit = 100, remaining = 12, reset = NOW + 5 }, {}, NOW)
+    go(p, NOW, 10)
+    go(p, NOW, 10)
+    assert.is_true(p:acquire(NOW, 10) > 4) -- one more would leave 10 - 1
+    go(p, NOW, 9)
   end)
 
   it("never waits forever for a window no answer names", function()
     local p = pacer.new()
-    assert.are.equal(0, p:acquire(NOW, 0))
-    p:record(201, { limit = 3, remaining = 2, reset = NOW + 1 }, {}, NOW)
+    p:record(go(p, NOW), 201, { limit = 3, remaining = 2, reset = NOW + 1 }, {}, NOW)
     local later = NOW + 1.5 -- the window is over; 3 calls go into the next one, unanswered
-    for _ = 1, 3 do assert.are.equal(0, p:acquire(later, 0)) end
+    local tokens = {}
+    for i = 1, 3 do tokens[i] = go(p, later) end
     assert.are.equal(pacer.POLL, p:acquire(later, 0)) -- their answers will name the new window
     -- all three lost (network failures): once none is on its way, one call goes
-    for _ = 1, 3 do p:record(nil, nil, nil, later) end
-    assert.are.equal(0, p:acquire(later, 0))
-    -- and with calls still counted as on their way (a killed worker), after PROBE seconds
+    for i = 1, 3 do p:record(tokens[i], nil, nil, nil, later) end
+    go(p, later)
+    -- and with a call still counted as on its way (its answer never reported), after PROBE seconds
     assert.are.equal(pacer.POLL, p:acquire(later, 0))
-    assert.are.equal(0, p:acquire(NOW + 1 + pacer.PROBE + 0.1, 0))
+    go(p, NOW + 1 + pacer.PROBE + 0.1)
+  end)
+
+  it("forgets a call in flight whose answer never reports back", function()
+    local p = pacer.new()
+    for _ = 1, 10 do go(p, NOW) end -- never recorded: a light thread killed mid-call
+    local much_later = NOW + pacer.FLIGHT * (pacer.FLIGHT_SPAN + 1)
+    -- a new window is counted from the server's remaining less the calls on their way: none now
+    p:record(go(p, much_later), 201, { limit = 10, remaining = 9, reset = much_later + 5 }, {}, much_later)
+    for _ = 1, 9 do go(p, much_later) end
+    assert.is_true(p:acquire(much_later, 0) > 4)
   end)
 
   it("an answer about the window just over gives its place back to the next one", function()
     local p = pacer.new()
-    assert.are.equal(0, p:acquire(NOW, 0))
-    p:record(201, { limit = 4, remaining = 3, reset = NOW + 1 }, {}, NOW)
-    for _ = 1, 3 do assert.are.equal(0, p:acquire(NOW, 0)) end -- 3 on their way at the window's end
+    p:record(go(p, NOW), 201, { limit = 4, remaining = 3, reset = NOW + 1 }, {}, NOW)
+    local tokens = {}
+    for i = 1, 3 do tokens[i] = go(p, NOW) end -- 3 on their way at the window's end
     local later = NOW + 1.2
-    assert.are.equal(0, p:acquire(later, 0)) -- the next window: 4 - 3 on their way = 1 place
+    go(p, later) -- the next window: 4 - 3 on their way = 1 place
     assert.are.equal(pacer.POLL, p:acquire(later, 0))
     -- two of the three were counted in the window that is over: two places come back
-    p:record(201, { limit = 4, remaining = 1, reset = NOW + 1 }, {}, later)
-    p:record(201, { limit = 4, remaining = 0, reset = NOW + 1 }, {}, later)
-    assert.are.equal(0, p:acquire(later, 0))
-    assert.are.equal(0, p:acquire(later, 0))
+    p:record(tokens[1], 201, { limit = 4, remaining = 1, reset = NOW + 1 }, {}, later)
+    p:record(tokens[2], 201, { limit = 4, remaining = 0, reset = NOW + 1 }, {}, later)
+    go(p, later)
+    go(p, later)
     assert.are.equal(pacer.POLL, p:acquire(later, 0))
   end)
 
   it("a 429 without Retry-After holds until X-RateLimit-Reset", function()
     local p = pacer.new()
-    assert.are.equal(0, p:acquire(NOW, 0))
-    p:record(429, { limit = 100, remaining = 0, reset = NOW + 4.5 }, {}, NOW)
+    p:record(go(p, NOW), 429, { limit = 100, remaining = 0, reset = NOW + 4.5 }, {}, NOW)
     local wait = p:acquire(NOW, 0)
     assert.is_true(wait >= 4.5 and wait < 5, wait)
-    assert.are.equal(0, p:acquire(NOW + 5, 0))
+    go(p, NOW + 5)
+  end)
+
+  it("a 429 with Retry-After holds until then", function()
+    local p = pacer.new()
+    p:record(go(p, NOW), 429, { limit = 100, remaining = 0, reset = NOW + 50 }, { ["retry-after"] = "2" }, NOW)
+    assert.are.equal(2, p:acquire(NOW, 0))
+    go(p, NOW + 2)
   end)
 end)
 

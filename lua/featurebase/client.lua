@@ -91,16 +91,14 @@ local function log_attempt(log, req, attempt, started, now, info, err, wait, why
   log(line, e)
 end
 
--- Waits until the client's pacer lets this attempt go (featurebase.pacer), within the deadline.
+-- Waits until the client's pacer lets this attempt go (featurebase.pacer), within the deadline:
+-- the pacer's token for this attempt | nil, err.
 local function pace(pacer, req, o, io, start, attempt)
   while true do
-    local wait = pacer:acquire(io.time(), o.rate_limit_reserve)
-    if wait <= 0 then return true end
+    local wait, token = pacer:acquire(io.time(), o.rate_limit_reserve)
+    if wait <= 0 then return token end
     -- longer than a 429 would be waited for: the server decides (its 429 then comes back at once)
-    if wait > o.max_retry_wait then
-      pacer:sent()
-      return true
-    end
+    if wait > o.max_retry_wait then return pacer:sent(io.time()) end
     if o.deadline and io.now() - start + wait >= o.deadline then
       return nil, setmetatable({ kind = "timeout", request_sent = false, limit = "rate_limit", attempts = attempt - 1,
         message = ("%s %s not sent: the rate limit allows no call for %.2f s, past the deadline")
@@ -123,9 +121,11 @@ function M.run(self, req, o, io)
   local pacer = o.pace and self._pacer
   while true do
     attempt = attempt + 1
+    local token
     if pacer then
-      local ok, perr = pace(pacer, req, o, io, start, attempt)
-      if not ok then return nil, perr end
+      local perr
+      token, perr = pace(pacer, req, o, io, start, attempt)
+      if not token then return nil, perr end
     end
     local timeout = o.timeout
     if o.deadline then
@@ -136,7 +136,7 @@ function M.run(self, req, o, io)
     local value, res = io.perform(self, req.method, req.path, req.body, timeout, req.safe)
     if value ~= nil then
       local info = response_info(res.status, res.headers, attempt)
-      if pacer then pacer:record(res.status, info.rate_limit, res.headers, io.time()) end
+      if pacer then pacer:record(token, res.status, info.rate_limit, res.headers, io.time()) end
       if o.log then log_attempt(o.log, req, attempt, began, io.now(), info) end
       return value, nil, info
     end
@@ -146,7 +146,7 @@ function M.run(self, req, o, io)
       info = response_info(err.status, err.headers, attempt)
       err.rate_limit = info.rate_limit
     end
-    if pacer then pacer:record(info and err.status, info and info.rate_limit, err.headers, io.time()) end
+    if pacer then pacer:record(token, info and err.status, info and info.rate_limit, err.headers, io.time()) end
     -- an earlier attempt of this DELETE may have done it, its answer lost: gone is what was asked
     if info and req.ep.deleted and attempt > 1 and err.status == 404 then
       info.deleted_before = true

@@ -3,9 +3,9 @@
 --
 -- One pacer per client, shared by all its calls: blocking, async engine, Neovim, OpenResty light
 -- threads (and, with a lua_shared_dict, every nginx worker). Before each attempt the pipeline asks
--- `acquire(now, reserve)`: 0 means go (the call is counted against the window), a number is how
--- long to sleep before asking again. After each attempt it reports what came back with
--- `record(status, rate_limit, headers, now)`, exactly once per acquired attempt.
+-- `acquire(now, reserve)`: 0 (and a token) means go (the call is counted against the window), a
+-- number is how long to sleep before asking again. After each attempt it reports what came back
+-- with `record(token, status, rate_limit, headers, now)`, exactly once per acquired attempt.
 --
 -- How `remaining` is kept for the window a call is sent in:
 --   * every call sent takes one from it at once, so the calls in flight are counted before their
@@ -30,8 +30,9 @@ local M = {}
 M.MARGIN = 0.1 -- seconds past a window's end before sending into the next one
 M.POLL = 0.1   -- seconds between looks when the next window's count is spent before any answer names it
 M.PROBE = 5    -- seconds past a window's end after which such a wait ends anyway (answers were lost)
+M.FLIGHT, M.FLIGHT_SPAN = 20, 4 -- calls in flight are counted per 20 s stretch, for the last 4 of them
 
-local max, min = math.max, math.min
+local max, min, floor = math.max, math.min, math.floor
 
 --- A store in a Lua table (one process, one thread: every operation is atomic).
 function M.table_store()
@@ -83,8 +84,8 @@ function M.new(store)
 end
 
 -- Keys: "reset" the end of the window being counted; "w:<reset>" calls left in it; "a:<reset>"
--- calls left in the window after it, before an answer names that one; "limit"; "sent" calls sent
--- and not answered yet; "hold" no call before this time (a 429).
+-- calls left in the window after it, before an answer names that one; "limit"; "f:<n>" calls sent
+-- in the n-th FLIGHT-second stretch and not answered yet; "hold" no call before this time (a 429).
 
 -- "w:<reset>" and "a:<reset>" for the window ending at `reset`, made once per window.
 local function keys(self, reset)
@@ -92,16 +93,37 @@ local function keys(self, reset)
   return self.kw, self.ka
 end
 
--- Calls on their way, never below 0 (a worker stopped mid-call leaves one counted).
-local function in_flight(s)
-  return max(0, s.get("sent") or 0)
+-- Calls on their way: those sent in the last FLIGHT_SPAN stretches and not answered. A call whose
+-- answer never reports back (a worker or a light thread killed mid-call) stops counting once its
+-- stretch is that old, instead of lowering every later estimate for good.
+local function in_flight(s, now)
+  local n, b = 0, floor(now / M.FLIGHT)
+  for i = b - M.FLIGHT_SPAN + 1, b do n = n + (s.get("f:" .. i) or 0) end
+  return max(0, n)
+end
+
+-- "f:<b>" for stretch b, made once per stretch.
+local function flight_key(self, b)
+  if self.fb ~= b then
+    self.fb, self.fk = b, "f:" .. b
+    self.s.delete("f:" .. (b - M.FLIGHT_SPAN - 1)) -- a table store does not expire what it holds
+  end
+  return self.fk
+end
+
+-- Counts a call as on its way; the stretch it was sent in is its token for record.
+local function take(self, now)
+  local b = floor(now / M.FLIGHT)
+  self.s.incr(flight_key(self, b), 1, 0, M.FLIGHT * (M.FLIGHT_SPAN + 1))
+  return b
 end
 
 --- Seconds to wait before this attempt may be sent, or 0: then it is counted as sent and
 -- `record` must follow once its answer (or failure) is in.
 ---@param now number Unix time
 ---@param reserve integer calls to leave in each window
----@return number
+---@return number wait
+---@return integer|nil token for record, when wait is 0
 function Pacer:acquire(now, reserve)
   local s = self.s
   local hold = s.get("hold")
@@ -113,34 +135,36 @@ function Pacer:acquire(now, reserve)
     if now < reset then
       key, init, ttl = w, limit, reset - now + 60
     else
-      key, init, ttl = a, limit - in_flight(s), 120
+      key, init, ttl = a, limit - in_flight(s, now), 120
     end
     local left = s.incr(key, -1, init, ttl)
     -- past the window's end, a spent count waits only for the answers of the calls on their way
     -- (one of them will name the new window); with none coming, this call goes and finds out
-    if left < reserve and (now < reset or (in_flight(s) > 0 and now < reset + M.PROBE)) then
+    if left < reserve and (now < reset or (in_flight(s, now) > 0 and now < reset + M.PROBE)) then
       s.incr(key, 1, init, ttl)
       return now < reset and (reset - now + M.MARGIN) or M.POLL
     end
   end
-  s.incr("sent", 1, 0)
-  return 0
+  return 0, take(self, now)
 end
 
---- Counts an attempt sent without asking (its wait was longer than the caller accepts).
-function Pacer:sent()
-  self.s.incr("sent", 1, 0)
+--- Counts an attempt sent without asking (its wait was longer than the caller accepts); returns
+-- the token for record.
+---@param now number Unix time
+function Pacer:sent(now)
+  return take(self, now)
 end
 
 --- What an attempt's answer said: status (nil when no answer came), its rate_limit
 -- ({limit, remaining, reset} as featurebase.client reads them) and headers.
+---@param token integer what acquire or sent returned for this attempt
 ---@param status integer|nil
 ---@param rl {limit: integer|nil, remaining: integer|nil, reset: integer|nil}|nil
 ---@param headers table|nil
 ---@param now number Unix time
-function Pacer:record(status, rl, headers, now)
+function Pacer:record(token, status, rl, headers, now)
   local s = self.s
-  s.incr("sent", -1, 0)
+  s.incr(token == self.fb and self.fk or "f:" .. token, -1, 0, M.FLIGHT * (M.FLIGHT_SPAN + 1))
   if status == 429 then
     local after = headers and retry.parse_retry_after(headers["retry-after"], now)
     local hold = after and now + after or (rl and rl.reset and rl.reset > now and rl.reset + M.MARGIN) or now + 1
@@ -163,7 +187,7 @@ function Pacer:record(status, rl, headers, now)
     elseif r < left then s.incr(w, r - left) end
   elseif not reset or R > reset then
     local after = reset and now >= reset and s.get("a:" .. reset)
-    local est = after and min(after, r) or r - in_flight(s)
+    local est = after and min(after, r) or r - in_flight(s, now)
     -- another worker may have started counting this window a moment ago: keep its count (the
     -- calls it took since), lowered to ours
     if not s.add("w:" .. R, est, R - now + 60) then
