@@ -251,9 +251,9 @@ describe("API encoding", function()
     assert.are.same({ "DELETE", "/v2/conversations/42/participants", '{"id":"' .. C .. '"}', true }, { m, p, b, safe })
     m, p, b, safe = core.encode("delete_contact", nil, nil, C)
     assert.are.same({ "DELETE", "/v2/contacts/" .. C, nil, true }, { m, p, b, safe })
-    m, p, b, safe = core.encode("add_participant", { participant = { id = C } }, nil, "42")
-    assert.are.equal("POST", m)
-    assert.is_false(safe) -- common.md: not safe to repeat
+    local verb, _, _, unsafe = core.encode("add_participant", { participant = { id = C } }, nil, "42")
+    assert.are.equal("POST", verb)
+    assert.is_false(unsafe) -- common.md: not safe to repeat
     assert.is_false(select(4, core.encode("redact_part", { conversationId = "1", conversationPartId = "2" })))
     assert.is_true(select(4, core.encode("upsert_contact", { userId = "u" })))
   end)

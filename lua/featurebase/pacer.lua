@@ -35,6 +35,7 @@ M.FLIGHT, M.FLIGHT_SPAN = 20, 4 -- calls in flight are counted per 20 s stretch,
 local max, min, floor = math.max, math.min, math.floor
 
 --- A store in a Lua table (one process, one thread: every operation is atomic).
+---@return table store get/set/add/incr/delete
 function M.table_store()
   local t = {}
   return {
@@ -58,6 +59,7 @@ end
 -- Entries expire (ttl) so that a dict used for years holds only the windows in use.
 ---@param dict table ngx.shared.DICT
 ---@param prefix string
+---@return table store get/set/add/incr/delete
 function M.shared_dict(dict, prefix)
   return {
     get = function(k) return dict:get(prefix .. k) end,

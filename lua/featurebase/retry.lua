@@ -48,11 +48,14 @@ function M.parse_retry_after(value, now)
   return math.max(0, t - now)
 end
 
---- Whether a failure may be retried under the given options.
+--- Whether a failure may be retried under the given options. `safe`: the request may be repeated
+-- without harm (GET, PATCH, DELETE, the contacts upsert; common.md "Idempotency").
 ---@param err featurebase.Error
 ---@param retry_unsafe boolean
+---@param safe? boolean
 ---@return boolean
-function M.retryable(err, retry_unsafe)
+function M.retryable(err, retry_unsafe, safe)
+  if safe then retry_unsafe = true end
   -- the server answered (and may have acted) with more than max_response_size: asking again
   -- would only bring the same oversized answer
   if err.limit == "max_response_size" then return false end
@@ -73,11 +76,12 @@ end
 ---@param opts {max_retries: integer, retry_unsafe: boolean, max_retry_wait: number}
 ---@param now number current Unix time, seconds (for HTTP-date Retry-After)
 ---@param random? fun(): number in [0, 1), for jitter
+---@param safe? boolean the request may be repeated without harm
 ---@return number|nil delay
 ---@return string|nil why not
-function M.delay(err, attempt, opts, now, random)
+function M.delay(err, attempt, opts, now, random, safe)
   if attempt > opts.max_retries then return nil, "retries exhausted" end
-  if not M.retryable(err, opts.retry_unsafe) then return nil, "not retryable" end
+  if not M.retryable(err, opts.retry_unsafe, safe) then return nil, "not retryable" end
   local wait
   if err.kind == "http" and err.status == 429 and err.headers then
     wait = M.parse_retry_after(err.headers["retry-after"], now)
