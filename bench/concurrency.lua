@@ -14,7 +14,7 @@ local LEVELS = { 1, 2, 4, 8, 16, 32, 64 }
 
 local srv = testing.start({ api_key = "sk_bench", record = false })
 local client = assert(featurebase.new({ api_key = "sk_bench", base_url = srv.url .. "/__fb/mode/delay=" .. DELAY_MS,
-  max_retries = 0 }))
+  max_retries = 0, pace = false }))
 local params = { from = { type = "contact", id = "676f0f6765bdaa7d7d760f88" }, bodyMarkdown = "benchmark" }
 
 -- n calls at concurrency c: seconds, after checking every call succeeded

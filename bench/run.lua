@@ -145,7 +145,7 @@ if PINNED then
     .. "taskset -a -p -c 0 %s >/dev/null"):format(master, master, self_pid))
 end
 
-local client = assert(featurebase.new({ api_key = KEY, base_url = base }))
+local client = assert(featurebase.new({ api_key = KEY, base_url = base, pace = false })) -- throughput, not pacing
 local ok_diy, diy_mod = pcall(dofile, "bench/diy_lua_curl.lua")
 local diy = ok_diy and diy_mod.new(base, KEY) or nil
 

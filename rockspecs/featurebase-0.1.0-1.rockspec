@@ -49,6 +49,7 @@ build = {
     ["featurebase.client"] = "lua/featurebase/client.lua",
     ["featurebase.options"] = "lua/featurebase/options.lua",
     ["featurebase.retry"] = "lua/featurebase/retry.lua",
+    ["featurebase.pacer"] = "lua/featurebase/pacer.lua",
     ["featurebase.helpers"] = "lua/featurebase/helpers.lua",
     ["featurebase.import"] = "lua/featurebase/import.lua",
     ["featurebase.async"] = "lua/featurebase/async.lua",

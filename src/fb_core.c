@@ -43,6 +43,14 @@ static int fb_core_now(lua_State *L) {
     return 1;
 }
 
+/* core.time(): Unix time with its fraction (CLOCK_REALTIME), to compare with X-RateLimit-Reset. */
+static int fb_core_time(lua_State *L) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+    return 1;
+}
+
 int luaopen_featurebase_core(lua_State *L) {
     static int curl_ready = 0;
     curl_version_info_data *cv;
@@ -64,6 +72,8 @@ int luaopen_featurebase_core(lua_State *L) {
     lua_setfield(L, -2, "sleep");
     lua_pushcfunction(L, fb_core_now);
     lua_setfield(L, -2, "now");
+    lua_pushcfunction(L, fb_core_time);
+    lua_setfield(L, -2, "time");
     cv = curl_version_info(CURLVERSION_NOW);
     lua_pushliteral(L, FB_VERSION);
     lua_setfield(L, -2, "_VERSION");

@@ -33,6 +33,7 @@ local IO = {
   end,
   sleep = function(seconds) coroutine.yield(SLEEP, seconds) end,
   now = core.now,
+  time = core.time,
 }
 
 -- A callback error keeps its traceback when it is a string.

@@ -6,7 +6,7 @@
 -- below (validation and encoding in C, send, decode, retries). What varies is the transport, a
 -- parameter of the client:
 --   perform(client, method, path, body|nil, timeout, safe) -> value, {status=, headers=} | nil, err
---   sleep(seconds), now() -> monotonic seconds
+--   sleep(seconds), now() -> monotonic seconds, time() -> Unix time with its fraction
 --   submit(client, callback, req|nil, o|err)  start a call without blocking (the async forms)
 --   check(client, method)?                    refuse a call this transport cannot make now
 -- featurebase (libcurl, blocking; async forms on the curl-multi engine, featurebase.async),
@@ -17,6 +17,7 @@ local core = require("featurebase.core_loader").load()
 local retry = require("featurebase.retry")
 local options = require("featurebase.options")
 local env = require("featurebase.env")
+local pacer_mod = require("featurebase.pacer")
 
 local M = {}
 
@@ -85,7 +86,28 @@ local function log_attempt(log, req, attempt, started, now, info, err, wait, why
   log(line, e)
 end
 
---- The one request pipeline: send, decode, and retry when that cannot do anything twice.
+-- Waits until the client's pacer lets this attempt go (featurebase.pacer), within the deadline:
+-- the pacer's token for this attempt | nil, err.
+local function pace(pacer, req, o, io, start, attempt)
+  while true do
+    local wait, token = pacer:acquire(io.time(), o.rate_limit_reserve)
+    if wait <= 0 then return token end
+    -- longer than a 429 would be waited for: the server decides (its 429 then comes back at once)
+    if wait > o.max_retry_wait then return pacer:sent(io.time()) end
+    if o.deadline and io.now() - start + wait >= o.deadline then
+      return nil, setmetatable({ kind = "timeout", request_sent = false, limit = "rate_limit", attempts = attempt - 1,
+        message = ("%s %s not sent: the rate limit allows no call for %.2f s, past the deadline")
+          :format(req.method, req.path, wait) }, core.error_mt)
+    end
+    if o.log then
+      o.log(("featurebase: %s %s waits %.2f s for the rate limit"):format(req.method, req.path, wait),
+        { method = req.method, path = req.path, attempt = attempt, paced = wait })
+    end
+    io.sleep(wait)
+  end
+end
+
+--- The one request pipeline: pace, send, decode, and retry when that cannot do anything twice.
 -- req = {method=, path=, body=, safe=, ep=, id=} as prepared below; o the merged options.
 -- Returns value, nil, response | nil, err (err carries status, headers, request_id, rate_limit,
 -- attempts).
@@ -98,8 +120,15 @@ end
 ---@return featurebase.Response|nil response
 function M.run(self, req, o, io)
   local start, attempt = o.deadline and io.now(), 0 -- the clock is read only when something needs it
+  local pacer = o.pace and self._pacer
   while true do
     attempt = attempt + 1
+    local token
+    if pacer then
+      local perr
+      token, perr = pace(pacer, req, o, io, start, attempt)
+      if not token then return nil, perr end
+    end
     local timeout = o.timeout
     if start then
       local left = math.max(0.001, o.deadline - (io.now() - start))
@@ -109,6 +138,7 @@ function M.run(self, req, o, io)
     local value, res = io.perform(self, req.method, req.path, req.body, timeout, req.safe)
     if value ~= nil then
       local info = response_info(res.status, res.headers, attempt)
+      if pacer then pacer:record(token, res.status, info.rate_limit, res.headers, io.time()) end
       if o.log then log_attempt(o.log, req, attempt, began, io.now(), info) end
       return value, nil, info
     end
@@ -117,12 +147,13 @@ function M.run(self, req, o, io)
     if err.headers then
       info = response_info(err.status, err.headers, attempt)
       err.rate_limit = info.rate_limit
-      -- an earlier attempt of this DELETE may have done it, its answer lost: gone is what was asked
-      if req.ep.deleted and attempt > 1 and err.status == 404 then
-        info.deleted_before = true
-        if o.log then log_attempt(o.log, req, attempt, began, io.now(), info) end
-        return { object = req.ep.deleted, deleted = true, id = req.id }, nil, info
-      end
+    end
+    if pacer then pacer:record(token, info and err.status, info and info.rate_limit, err.headers, io.time()) end
+    -- an earlier attempt of this DELETE may have done it, its answer lost: gone is what was asked
+    if info and req.ep.deleted and attempt > 1 and err.status == 404 then
+      info.deleted_before = true
+      if o.log then log_attempt(o.log, req, attempt, began, io.now(), info) end
+      return { object = req.ep.deleted, deleted = true, id = req.id }, nil, info
     end
     local wait, why = retry.delay(err, attempt, o, os.time(), nil, req.safe)
     if wait and start and io.now() - start + wait >= o.deadline then wait, why = nil, "deadline reached" end
@@ -266,6 +297,7 @@ M.libcurl = {
   end,
   sleep = core.sleep,
   now = core.now,
+  time = core.time,
   submit = function(...) return require("featurebase.async").submit(...) end,
   run = function(...) return require("featurebase.async").run(...) end,
   map = function(...) return require("featurebase.async").map(...) end,
@@ -295,7 +327,8 @@ function M.new(opts, transport, layers)
   if not handle then return nil, err end
   -- the per-attempt timeout the pipeline passes down; a deadline only ever shortens it
   own.timeout = c_opts.timeout or core.limits.timeout
-  return setmetatable({ _core = handle, _opts = own, _io = transport }, Client), own
+  -- one pacer for every call of this client (featurebase.openresty may put it in a shared dict)
+  return setmetatable({ _core = handle, _opts = own, _io = transport, _pacer = pacer_mod.new() }, Client), own
 end
 
 --- Stops this client's async calls (their callbacks are not called) and frees its curl handle now
@@ -323,7 +356,7 @@ Client.__close = Client.close
 function Client:blocking()
   check_client(self, "blocking", 2)
   if self._io == M.libcurl then return self end
-  return setmetatable({ _core = self._core, _opts = self._opts, _io = M.libcurl }, Client)
+  return setmetatable({ _core = self._core, _opts = self._opts, _io = M.libcurl, _pacer = self._pacer }, Client)
 end -- Lua 5.4: local client <close> = featurebase.new{...}
 
 function Client:__tostring()

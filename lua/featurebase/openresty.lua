@@ -25,6 +25,8 @@ local featurebase = require("featurebase")
 local core = require("featurebase.core_loader").load()
 local client_mod = require("featurebase.client")
 local fbenv = require("featurebase.env")
+local pacer = require("featurebase.pacer")
+local options = require("featurebase.options")
 
 local ngx = ngx
 local concat, tonumber, setmetatable, type = table.concat, tonumber, setmetatable, type
@@ -51,6 +53,7 @@ local NO_COSOCKET = { init = true, init_worker = true, set = true, header_filter
 ---@class featurebase.openresty.Options: featurebase.Options
 ---@field keepalive_timeout? number seconds an idle connection stays in nginx's pool, default 60
 ---@field keepalive_pool? integer idle connections kept per worker for this server, default 32
+---@field rate_limit_dict? string a lua_shared_dict that shares the rate-limit pacing among all workers
 
 -- Connection details per client, kept out of the client table so that dumping a client (or a
 -- table holding one) never shows the API key.
@@ -85,7 +88,8 @@ local COSOCKET_IO -- the transport, below
 
 --- Creates a client for use inside nginx: a featurebase.Client whose calls go through cosockets.
 -- Takes the blocking client's options (same defaults from `FEATUREBASE_API_KEY` /
--- `FEATUREBASE_BASE_URL`: name them in `env` directives) plus `keepalive_timeout` and `keepalive_pool`.
+-- `FEATUREBASE_BASE_URL`: name them in `env` directives) plus `keepalive_timeout`, `keepalive_pool`
+-- and `rate_limit_dict`.
 ---@param opts? featurebase.openresty.Options
 ---@return featurebase.Client|nil client
 ---@return featurebase.Error|nil err an invalid_request error naming the bad option
@@ -97,6 +101,16 @@ function M.new(opts)
   -- The C core checks every shared option (one set of rules), as for the blocking client.
   local self, own = client_mod.new(opts, COSOCKET_IO, { client = true, openresty = true })
   if not self then return nil, own end
+  if own.rate_limit_dict then
+    local dict = ngx and ngx.shared and ngx.shared[own.rate_limit_dict]
+    if not dict then
+      return nil, options.error("rate_limit_dict", ("names no lua_shared_dict: add `lua_shared_dict %s 1m;` to "
+        .. "the http block of nginx.conf"):format(own.rate_limit_dict))
+    end
+    -- one count per API key (told apart by a checksum, never the key itself), for every worker
+    local key = opts.api_key or fbenv.get("FEATUREBASE_API_KEY")
+    self._pacer = pacer.new(pacer.shared_dict(dict, ("fb:%u:"):format(ngx.crc32_long(key))))
+  end
 
   local base_url = opts.base_url or fbenv.get("FEATUREBASE_BASE_URL") or DEFAULT_BASE_URL
   local u = parse_url(base_url)
@@ -321,18 +335,24 @@ local function map_async(self, calls, opts, callback)
   local prepared = {}
   for i = 1, #calls do prepared[i] = { client_mod.prepare_spec(self, calls[i], i, "map_async", 4) } end
   local n, started, finished, results = #prepared, 0, 0, {}
-  local function launch()
-    started = started + 1
-    local i = started
-    submit(self, function(value, err, info)
+  if n == 0 then return callback(results) end
+  -- `limit` light threads, each taking the next call when its last one is done: every thread is a
+  -- child of the caller's, which only a parent may ngx.thread.wait for
+  local u = private[self]
+  check(self, "map_async", 3)
+  local function worker()
+    while started < n do
+      started = started + 1
+      local i = started
+      local req, o = prepared[i][1], prepared[i][2]
+      local value, err, info
+      if req then value, err, info = client_mod.run(self, req, o, COSOCKET_IO) else err = o end
       results[i] = { value = value, err = err, response = info }
       finished = finished + 1
-      if started < n then launch() end
       if finished == n then callback(results) end
-    end, prepared[i][1], prepared[i][2])
+    end
   end
-  if n == 0 then return callback(results) end
-  for _ = 1, math.min(limit, n) do launch() end
+  for _ = 1, math.min(limit, n) do u.threads[#u.threads + 1] = ngx.thread.spawn(worker) end
 end
 
 local function map(self, calls, opts)
@@ -342,7 +362,7 @@ local function map(self, calls, opts)
   return out
 end
 
-COSOCKET_IO = { perform = perform, sleep = function(s) ngx.sleep(s) end, now = now, check = check,
+COSOCKET_IO = { perform = perform, sleep = function(s) ngx.sleep(s) end, now = now, time = now, check = check,
   submit = submit, run = run, map = map, map_async = map_async,
   close = function(self) private[self] = nil end }
 

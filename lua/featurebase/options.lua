@@ -32,6 +32,14 @@ end
 local function logger(v)
   if v ~= false and type(v) ~= "function" then return "must be a function(line, event) or false" end
 end
+local function reserve(v)
+  if type(v) ~= "number" or v < 0 or v > 1e6 or v ~= math.floor(v) then
+    return "must be a whole number of calls from 0 to 1000000"
+  end
+end
+local function dict_name(v)
+  if type(v) ~= "string" or not v:match("^[%w_]+$") then return "must be the name of a lua_shared_dict" end
+end
 local function pool(v)
   if type(v) ~= "number" or v < 1 or v > 10000 or v ~= math.floor(v) then
     return "must be a whole number from 1 to 10000"
@@ -71,10 +79,16 @@ M.list = {
     doc = "bytes of request body; past it invalid_request, nothing sent" },
   { name = "log", type = "fun(line: string, event: featurebase.LogEvent)|false", layer = "client", check = logger,
     doc = "function(line, event) called once per attempt; default: stderr when $FEATUREBASE_LOG=debug" },
+  { name = "pace", type = "boolean", layer = "client", check = boolean, default = true, per_call = boolean,
+    doc = "wait for the next rate-limit window (X-RateLimit-*) instead of running into 429s" },
+  { name = "rate_limit_reserve", type = "integer", layer = "client", check = reserve, default = 0, per_call = reserve,
+    doc = "calls of each rate-limit window left unused by pacing (for other programs on the key)" },
   { name = "keepalive_timeout", type = "number", layer = "openresty", check = seconds, default = 60,
     doc = "OpenResty: seconds an idle connection stays in nginx's pool" },
   { name = "keepalive_pool", type = "integer", layer = "openresty", check = pool, default = 32,
     doc = "OpenResty: idle connections kept per worker" },
+  { name = "rate_limit_dict", type = "string", layer = "openresty", check = dict_name,
+    doc = "OpenResty: a lua_shared_dict that shares the pacing among all workers (default: per worker)" },
 }
 
 local by_name, per_call_names, all_names = {}, {}, {}

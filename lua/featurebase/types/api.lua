@@ -132,6 +132,8 @@
 ---@field deadline? number seconds bounding all attempts and waits together
 ---@field max_request_size? integer bytes of request body; past it invalid_request, nothing sent; default 1.04858e+06
 ---@field log? fun(line: string, event: featurebase.LogEvent)|false function(line, event) called once per attempt; default: stderr when $FEATUREBASE_LOG=debug
+---@field pace? boolean wait for the next rate-limit window (X-RateLimit-*) instead of running into 429s; default true
+---@field rate_limit_reserve? integer calls of each rate-limit window left unused by pacing (for other programs on the key); default 0
 
 ---@class featurebase.CallOptions the options a single call may override (its last argument)
 ---@field timeout? number seconds one attempt may take in all
@@ -139,6 +141,8 @@
 ---@field retry_unsafe? boolean also retry failures the server may have acted on (a message may then be sent twice)
 ---@field max_retry_wait? number the longest Retry-After honoured, seconds
 ---@field deadline? number seconds bounding all attempts and waits together
+---@field pace? boolean wait for the next rate-limit window (X-RateLimit-*) instead of running into 429s
+---@field rate_limit_reserve? integer calls of each rate-limit window left unused by pacing (for other programs on the key)
 
 -- The API's methods: each endpoint of core.api, blocking and _async. ------------------------------
 -- Blocking: value, nil, response on success; exactly nil, err on failure (assert() works).

@@ -38,7 +38,8 @@
 ---@field error_type? string Featurebase error type, e.g. "invalid_request_error"
 ---@field param? string the parameter the server blamed
 ---@field curl_code? integer libcurl's error code (network, timeout)
----@field limit? "max_response_size"|"stall_timeout" the limit that ended the transfer (network, timeout)
+---@field limit? "max_response_size"|"stall_timeout"|"rate_limit" the limit that ended the transfer (network,
+--- timeout), or the rate limit that kept the call from being sent before its deadline (timeout)
 ---@field request_sent? boolean false when the request certainly never reached the server (network, timeout)
 ---@field attempts? integer how many attempts were made (absent: refused before sending)
 
@@ -68,6 +69,7 @@
 ---@field kind? string the error kind, when the attempt failed
 ---@field request_id? string
 ---@field retry_in? number seconds until the next attempt, when there is one
+---@field paced? number seconds this attempt waits for the rate limit (a line of its own, before it is sent)
 ---@field gave_up? string why a failure is not retried
 
 -- Lists and small objects -------------------------------------------------------------------------
