@@ -141,6 +141,27 @@ describe("no duplicates, on the C transports", function()
     assert.truthy(err.headers["x-echo"]:find("Bearer sk_...REDACTED", 1, true))
   end)
 
+  it("the async engine redacts the key too; a GET closed on a new connection is an error, sent once", function()
+    local engine = core.engine(client)
+    local g = mk("g")
+    srv.script(g, "close")
+    engine:add("POST", P, body(mk("echo"), "echo"), nil, false)
+    engine:add("GET", "/v2/conversations/" .. g, nil, nil, true)
+    local results, n = {}, 0
+    while n < 2 do
+      engine:run(100)
+      for _, r in ipairs(engine:done()) do results[r.id], n = r, n + 1 end
+    end
+    engine:close()
+    local echo, get = results[1], results[2]
+    assert.are.equal(401, echo.err.status)
+    for _, str in ipairs(strings(echo.err)) do assert.is_nil(str:find(H.KEY, 1, true)) end
+    assert.truthy(echo.err.headers["x-echo"]:find("REDACTED", 1, true))
+    -- libcurl reconnects on its own only after a reused connection died; this one was new
+    assert.is_true(get.err.request_sent)
+    assert.are.equal(1, srv.count(g))
+  end)
+
   it("header bytes count as movement for stall_timeout", function()
     local c = assert(core.new{ api_key = H.KEY, base_url = srv.url, timeout = 10, stall_timeout = 1 })
     local m = mk("slow")

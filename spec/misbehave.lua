@@ -38,6 +38,13 @@ function M.start()
   function srv.count(mk)
     return srv.counts()[mk] or 0
   end
+  -- Scripts the actions of a marker's receipts, for requests that cannot carry "act:" themselves.
+  function srv.script(mk, acts)
+    os.execute("mkdir -p " .. dir .. "/acts")
+    local f = assert(io.open(dir .. "/acts/" .. mk, "w"))
+    f:write(acts, "\n")
+    f:close()
+  end
   function srv.stop()
     if srv.pid then os.execute("kill " .. srv.pid .. " 2>/dev/null") end
     srv.pid = nil
