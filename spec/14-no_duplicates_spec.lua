@@ -147,10 +147,10 @@ describe("no duplicates, on the C transports", function()
     srv.script(g, "close")
     engine:add("POST", P, body(mk("echo"), "echo"), nil, false)
     engine:add("GET", "/v2/conversations/" .. g, nil, nil, true)
-    local results, n = {}, 0
-    while n < 2 do
+    local results, got = {}, 0
+    while got < 2 do
       engine:run(100)
-      for _, r in ipairs(engine:done()) do results[r.id], n = r, n + 1 end
+      for _, r in ipairs(engine:done()) do results[r.id], got = r, got + 1 end
     end
     engine:close()
     local echo, get = results[1], results[2]
