@@ -4,7 +4,7 @@ max_line_length = 120
 -- `not (x > 0)` is deliberate where NaN must fail a check (NaN > 0 and NaN <= 0 are both false).
 ignore = { "581" }
 files["spec/"] = { std = "+busted", max_line_length = 132 }
-files["lua/featurebase/testing/server.lua"] = { std = "ngx_lua" }
+files["lua/featurebase/testing/"] = { std = "ngx_lua" }
 files["lua/featurebase/openresty.lua"] = { std = "+ngx_lua" }
 files["examples/openresty/"] = { std = "+ngx_lua" }
 files["lua/featurebase/nvim.lua"] = { globals = { "vim" } }

@@ -2,7 +2,7 @@
 # `make test` and `make demo` install missing Debian packages first (scripts/install-deps.sh).
 
 LUAS      ?= lua5.1 lua5.2 lua5.3 lua5.4 luajit
-VERSION   := 0.1.0
+VERSION   := $(shell sed -n 's/^#define FB_VERSION "\(.*\)"$$/\1/p' src/fb_version.h)
 CC        ?= gcc
 CFLAGS    ?= -O2 -g
 WARN      := -std=gnu99 -Wall -Wextra -Werror -fPIC -fvisibility=hidden
@@ -16,7 +16,7 @@ BUSTED    := /usr/bin/busted
 # The Lua interpreter for `make demo`.
 DEMO_LUA  ?= lua5.4
 
-.PHONY: all deps build test demo check-rockspec lint docs clean
+.PHONY: all deps build test demo nvim dist check-rockspec lint docs clean
 
 all: build
 
@@ -28,7 +28,7 @@ build: $(LUAS:%=build/%/featurebase/core.so)
 # One module per interpreter, against that interpreter's headers (pkg-config names them alike).
 build/%/featurebase/core.so: $(SRCS) $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(WARN) -DFB_VERSION='"$(VERSION)"' $$(pkg-config --cflags $*) $(CURL_CFLAGS) \
+	$(CC) $(CFLAGS) $(WARN) $$(pkg-config --cflags $*) $(CURL_CFLAGS) \
 	  -shared -o $@ $(SRCS) $(CURL_LIBS)
 
 test: deps
@@ -43,8 +43,20 @@ demo: deps
 	@$(MAKE) --no-print-directory build/$(DEMO_LUA)/featurebase/core.so
 	@LUA_PATH='$(LUA_PATHS);;' LUA_CPATH='./build/$(DEMO_LUA)/?.so;;' $(DEMO_LUA) examples/quickstart.lua
 
-# luarocks make, offline, for 5.1, 5.4 and LuaJIT (scripts/luarocks-offline.lua), then a load test.
-check-rockspec: deps
+# This checkout as a Neovim plugin (lazy.nvim: `build = "make nvim"`): Neovim runs LuaJIT and finds
+# lua/featurebase/core.so on its runtimepath. No root needed: it installs nothing.
+nvim: build/luajit/featurebase/core.so
+	@cp $< lua/featurebase/core.so
+
+# The release: build/dist/featurebase-$(VERSION).tar.gz (what users need: src/, lua/, examples/,
+# README, CHANGELOG, the rockspec) and its `luarocks pack`ed featurebase-$(VERSION)-1.src.rock.
+dist: deps
+	@sh scripts/dist.sh
+
+# The path users take: make dist, then `luarocks install` of the .src.rock into fresh trees for 5.1,
+# 5.4 and LuaJIT with no network and no CURL_INCDIR, then one call of the installed copy against the
+# installed featurebase.testing (scripts/check-rockspec.sh).
+check-rockspec: deps check-version
 	@sh scripts/check-rockspec.sh
 
 # Static checks: luacheck (.luacheckrc), the LuaLS annotations of the public API, and cppcheck. variableScope is a style choice here
@@ -63,7 +75,7 @@ docs: deps
 	@cd build/ldoc && ldoc -q -c ../../config.ld -d ../../docs lua
 
 clean:
-	rm -rf build
+	rm -rf build lua/featurebase/core.so
 
 # Benchmarks (not tests; see README "Performance"): sequential calls against a local nginx, side by
 # side with bench/raw_curl.c, luasocket and curl processes, and memory over 100,000 calls. Then the
@@ -178,7 +190,7 @@ ASAN_ENV := PATH="$(CURDIR)/build/asan/bin:$$PATH" \
 
 build/asan/%/featurebase/core.so: $(SRCS) $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) -O1 -g $(SAN_FLAGS) $(WARN) -DFB_VERSION='"$(VERSION)"' $$(pkg-config --cflags $*) $(CURL_CFLAGS) \
+	$(CC) -O1 -g $(SAN_FLAGS) $(WARN) $$(pkg-config --cflags $*) $(CURL_CFLAGS) \
 	  -shared -Wl,-z,nodelete -o $@ $(SRCS) $(CURL_LIBS)
 
 build/asan/bin/%:
@@ -193,5 +205,16 @@ check-asan: check-deps
 	    $$l $(BUSTED) -o utfTerminal spec; \
 	  if ls $(ASAN_REPORTS).* >/dev/null 2>&1; then cat $(ASAN_REPORTS).*; exit 1; fi; done
 
-# `make check`: the static checks, then every fuzzer for FUZZ_SMOKE seconds.
-check: lint check-deps fuzz-smoke
+# The oldest libcurl claimed (FB_CURL_MIN_VERSION in src/fb_curl.h), compile-only through a shim
+# header that forces the version down and poisons every newer libcurl symbol; then the module built
+# that way (its fallbacks) runs the HTTP and async specs. What it proves: scripts/check-oldcurl.sh.
+.PHONY: check-oldcurl check-version
+check-oldcurl: check-deps
+	@sh scripts/check-oldcurl.sh
+
+# The version is written once (src/fb_version.h); the rockspecs, CHANGELOG and README agree with it.
+check-version:
+	@sh scripts/check-version.sh
+
+# `make check`: the static checks, the oldest libcurl, the version, then every fuzzer for FUZZ_SMOKE seconds.
+check: lint check-deps check-oldcurl check-version fuzz-smoke

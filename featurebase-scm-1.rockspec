@@ -10,7 +10,7 @@ description = {
     Create Featurebase conversations (contact-initiated, admin in-app or email outreach) and reply to
     them (contact replies, admin replies, internal notes) from Lua 5.1-5.4 and LuaJIT. Every rule of
     the API is checked in C before anything is sent; HTTP is libcurl with keep-alive; responses are
-    decoded with lua-cjson.
+    decoded with lua-cjson. Needs libcurl 7.61.0 or newer (its headers to build).
   ]],
   homepage = "https://github.com/featurebase-lua/featurebase-lua",
   license = "MIT",
@@ -19,8 +19,11 @@ dependencies = {
   "lua >= 5.1, < 5.5",
   "lua-cjson >= 2.1.0",
 }
+-- libcurl >= 7.61.0. Only the library is looked up: LuaRocks searches lib/<multiarch> for it, but
+-- for headers only <prefix>/include, and Debian keeps curl/curl.h in /usr/include/<multiarch>,
+-- which the C compiler searches by itself. CURL_DIR / CURL_INCDIR still point elsewhere when needed.
 external_dependencies = {
-  CURL = { header = "curl/curl.h", library = "curl" },
+  CURL = { library = "curl" },
 }
 build = {
   type = "builtin",
@@ -30,12 +33,13 @@ build = {
         "src/fb_base64.c", "src/fb_buf.c", "src/fb_client.c", "src/fb_core.c", "src/fb_decode.c",
         "src/fb_error.c", "src/fb_file.c", "src/fb_http.c", "src/fb_multi.c", "src/fb_validate.c",
       },
-      defines = { "FB_VERSION=\"0.1.0\"" },
       libraries = { "curl" },
       incdirs = { "$(CURL_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)" },
     },
     featurebase = "lua/featurebase.lua",
+    ["featurebase.core_loader"] = "lua/featurebase/core_loader.lua",
+    ["featurebase.env"] = "lua/featurebase/env.lua",
     ["featurebase.retry"] = "lua/featurebase/retry.lua",
     ["featurebase.helpers"] = "lua/featurebase/helpers.lua",
     ["featurebase.import"] = "lua/featurebase/import.lua",
@@ -43,6 +47,9 @@ build = {
     ["featurebase.nvim"] = "lua/featurebase/nvim.lua",
     ["featurebase.testing"] = "lua/featurebase/testing.lua",
     ["featurebase.testing.server"] = "lua/featurebase/testing/server.lua",
+    ["featurebase.testing.common"] = "lua/featurebase/testing/common.lua",
+    ["featurebase.testing.conversations"] = "lua/featurebase/testing/conversations.lua",
+    ["featurebase.testing.contacts"] = "lua/featurebase/testing/contacts.lua",
     ["featurebase.openresty"] = "lua/featurebase/openresty.lua",
   },
 }

@@ -5,13 +5,18 @@
 -- with lua-cjson. Here: defaults from the environment, the client object, response metadata.
 --
 -- @module featurebase
-local core = require("featurebase.core")
-local retry = require("featurebase.retry")
+local core = require("featurebase.core_loader").load() -- says how to build the core when it cannot load
+local client_mod = require("featurebase.client")
 
 local M = {
   _VERSION = core._VERSION,
   --- The API's limits and enumerations, as the C validator applies them.
   rules = core.rules,
+  --- The API's endpoints as the C core describes them (each client method is made from one).
+  api = core.api,
+  --- JSON null in params, where the API allows it: `{ adminAssigneeId = featurebase.null }`
+  -- unassigns. The same value as cjson.null.
+  null = core.null,
 }
 
 ---@class featurebase.Error
@@ -97,181 +102,18 @@ local M = {
 ---@field messageType "reply"|"note" contacts can only "reply"
 ---@field skipNotifications? boolean
 
----@class featurebase.Client
-local Client = {}
-Client.__index = Client
-
-local function env(name)
-  local v = os.getenv(name)
-  if v ~= nil and v ~= "" then return v end
-  return nil
-end
-
-local function to_int(s)
-  return s and tonumber(s:match("^%s*(%d+)%s*$")) or nil
-end
-
--- What every call hands back about the HTTP exchange, success or failure.
-local function response_info(res)
-  local h = res.headers
-  return {
-    status = res.status,
-    headers = h,
-    request_id = h["x-request-id"] or h["request-id"],
-    rate_limit = {
-      limit = to_int(h["x-ratelimit-limit"]),
-      remaining = to_int(h["x-ratelimit-remaining"]),
-      reset = to_int(h["x-ratelimit-reset"]),
-    },
-  }
-end
-
--- Misuse raises, naming the argument, at the caller of the public method (level 3 from here).
-local function check_arg(v, want, n, method, what)
-  if type(v) ~= want then
-    error(("bad argument #%d to '%s' (%s expected, got %s)"):format(n, method, what or want, type(v)), 3)
+--- Creates a client. The API key is kept only inside the C object: it never shows in
+-- `tostring(client)`, in errors or in logs. Options: see featurebase.options (README "Options").
+---@param opts? featurebase.Options
+---@return featurebase.Client|nil client
+---@return featurebase.Error|nil err an invalid_request error naming the bad option
+function M.new(opts)
+  if opts ~= nil and type(opts) ~= "table" then
+    error(("bad argument #1 to 'new' (table expected, got %s)"):format(type(opts)), 2)
   end
-end
-
--- `self` must be a live featurebase.Client (a call with a dot, client.reply(...), is caught here).
-local function check_client(self, method)
-  if getmetatable(self) ~= Client then
-    error(("bad argument #1 to '%s' (featurebase.Client expected, got %s: call it as client:%s(...))")
-      :format(method, type(self), method), 3)
-  end
-  if not self._core then error("featurebase: the client is closed", 3) end
-end
-
--- Options the Lua layer handles (the rest go to the C core, which refuses unknown ones).
--- Each maps to a checker returning a message when the value is wrong.
-local function retries(v)
-  if type(v) ~= "number" or v < 0 or v > 100 or v ~= math.floor(v) then
-    return "must be a whole number from 0 to 100"
-  end
-end
-local function positive(v) -- at most a day, as the C core's timeouts
-  if type(v) ~= "number" or not (v > 0 and v <= 86400) then return "must be a number of seconds from 0 to 86400" end
-end
-local function non_negative(v)
-  if type(v) ~= "number" or not (v >= 0) or v == math.huge then return "must be a number of seconds, 0 or more" end
-end
-local function boolean(v)
-  if type(v) ~= "boolean" then return "must be a boolean" end
-end
-local function bytes(v)
-  if type(v) ~= "number" or not (v >= 1 and v <= 2 ^ 30) or v ~= math.floor(v) then
-    return "must be a whole number of bytes from 1 to 1073741824 (1 GiB)"
-  end
-end
-local function logger(v)
-  if v ~= false and type(v) ~= "function" then return "must be a function(line, event) or false" end
-end
-
-local LUA_OPTIONS = {
-  max_retries = retries,         -- default 2
-  retry_unsafe = boolean,        -- default false: see featurebase.retry for why
-  max_retry_wait = non_negative, -- default 60: a longer Retry-After returns the 429 instead
-  deadline = positive,           -- default none: bounds all attempts and waits together
-  max_request_size = bytes,      -- checked by the encoder before anything is sent
-  log = logger,                  -- one line per attempt; never the key (Lua never holds it)
-}
-local DEFAULTS = { max_retries = 2, retry_unsafe = false, max_retry_wait = 60,
-  max_request_size = core.limits.max_request_size }
-
--- A name for any key, for messages: tostring could run a hostile __tostring.
-local function key_name(k)
-  return type(k) == "string" and k or ("(a " .. type(k) .. " key)")
-end
-
--- FEATUREBASE_LOG=debug: the lines go to stderr.
-local function stderr_log(line)
-  io.stderr:write(line, "\n")
-end
--- Per call, these may be overridden; timeout is passed to the C core for each attempt.
-local CALL_OPTIONS = { timeout = positive, max_retries = retries, retry_unsafe = boolean,
-  max_retry_wait = non_negative, deadline = positive }
-
-local function option_error(name, msg)
-  return setmetatable({ kind = "invalid_request", field = name, message = name .. " " .. msg }, core.error_mt)
-end
-
--- A call's options over the client's: the merged table, or nil, err.
-local function call_options(self, opts, method, n)
-  if opts == nil then return self._opts end
-  if type(opts) ~= "table" then
-    error(("bad argument #%d to '%s' (table of options expected, got %s)"):format(n, method, type(opts)), 3)
-  end
-  local o = {}
-  for k, v in pairs(self._opts) do o[k] = v end
-  for k, v in next, opts do -- raw: a __pairs metamethod must not invent options
-    local check = CALL_OPTIONS[k]
-    if not check then
-      return nil, option_error(key_name(k), "is not a per-call option (timeout, max_retries, retry_unsafe, "
-        .. "max_retry_wait, deadline)")
-    end
-    local why = check(v)
-    if why then return nil, option_error(k, why) end
-    o[k] = v
-  end
-  return o
-end
-
--- A transport is three functions; the blocking one is below, the async engine and the OpenResty
--- transport bring their own and share everything else (validation, decoding, retries):
---   perform(client, path, body, timeout|nil) -> {status=, headers=, body=} | nil, err
---     (err a featurebase.Error of kind "network"/"timeout", with request_sent)
---   sleep(seconds)   wait between attempts (may yield, e.g. ngx.sleep or a coroutine)
---   now() -> seconds a monotonic clock
-local BLOCKING = {
-  perform = function(self, path, body, timeout) return self._core:perform(path, body, timeout) end,
-  sleep = core.sleep,
-  now = core.now,
-}
-
--- One line (and its fields) per attempt for the `log` option: no body, no headers, so no key.
-local function log_attempt(log, path, attempt, started, now, info, err, wait, why)
-  local e = { method = "POST", path = path, attempt = attempt, ms = math.floor((now - started) * 1e6 + 0.5) / 1e3,
-    status = info and info.status, kind = err and err.kind, request_id = info and info.request_id,
-    retry_in = wait, gave_up = err and not wait and why or nil }
-  local outcome = err and (err.kind .. (e.status and (" " .. e.status) or "")) or tostring(e.status)
-  local line = ("featurebase: POST %s -> %s%s in %.1f ms, attempt %d"):format(path, outcome,
-    e.request_id and (" (" .. e.request_id .. ")") or "", e.ms, attempt)
-  if wait then line = line .. ("; retrying in %.2f s"):format(wait)
-  elseif err then line = line .. "; not retried: " .. tostring(why) end
-  log(line, e)
-end
-
--- The one request pipeline: send, decode, and retry when that cannot duplicate a message.
-local function run(self, path, body, o, io)
-  local start, attempt = io.now(), 0
-  while true do
-    attempt = attempt + 1
-    local timeout = o.timeout
-    if o.deadline then
-      local left = math.max(0.001, o.deadline - (io.now() - start))
-      timeout = timeout and math.min(timeout, left) or left
-    end
-    local value, err, info
-    local began = io.now()
-    local res, terr = io.perform(self, path, body, timeout)
-    if res then
-      info = response_info(res)
-      info.attempts = attempt
-      value, err = core.decode(res)
-      if value ~= nil then
-        if o.log then log_attempt(o.log, path, attempt, began, io.now(), info) end
-        return value, nil, info
-      end
-    else
-      err = terr
-    end
-    err.attempts = attempt
-    local wait, why = retry.delay(err, attempt, o, os.time())
-    if wait and o.deadline and io.now() - start + wait >= o.deadline then wait, why = nil, "deadline reached" end
-    if o.log then log_attempt(o.log, path, attempt, began, io.now(), info, err, wait, why) end
-    if not wait then return nil, err, info end
-    io.sleep(wait)
-  end
+  local client, err = client_mod.new(opts, client_mod.libcurl)
+  if not client then return nil, err end
+  return client
 end
 
 --- A Lua time (seconds since 1970 in UTC, as `os.time()` gives; a fraction keeps milliseconds) as
@@ -286,112 +128,6 @@ function M.iso8601(t)
   return os.date("!%Y-%m-%dT%H:%M:%S", sec) .. (".%03dZ"):format(ms)
 end
 
--- createdAt may also be a Lua time: the C validator takes strings, so convert on a copy first.
--- Raw access, like the validator: a metatable never supplies or hides a field.
-local function encode_create(params, max_request_size)
-  local t = rawget(params, "createdAt")
-  if type(t) == "number" then
-    local iso = M.iso8601(t)
-    if not iso then
-      return nil, option_error("createdAt", "must be an ISO 8601 string or a Lua time (os.time()) from 1970 "
-        .. "to 9999, got the number " .. tostring(t))
-    end
-    local copy = {}
-    for k, v in next, params do copy[k] = v end
-    copy.createdAt = iso
-    params = copy
-  end
-  return core.encode_create(params, max_request_size)
-end
-
--- Splits an options table into the options `checks` knows (each checked, over `defaults`) and the
--- rest. Raw iteration: a __pairs metamethod must not invent or hide options.
--- Returns own, rest | nil, err.
-local function split_options(opts, checks, defaults)
-  local own, rest = {}, {}
-  for k, v in pairs(defaults) do own[k] = v end
-  for k, v in next, opts or {} do
-    if checks[k] then
-      local why = checks[k](v)
-      if why then return nil, option_error(k, why) end
-      own[k] = v
-    else
-      rest[k] = v
-    end
-  end
-  return own, rest
-end
-
---- Creates a client. The API key is kept only inside the C object: it never shows in
--- `tostring(client)`, in errors or in logs.
----@param opts? featurebase.Options
----@return featurebase.Client|nil client
----@return featurebase.Error|nil err an invalid_request error naming the bad option
-function M.new(opts)
-  if opts ~= nil and type(opts) ~= "table" then
-    error(("bad argument #1 to 'new' (table expected, got %s)"):format(type(opts)), 2)
-  end
-  local lua_opts, c_opts = split_options(opts, LUA_OPTIONS, DEFAULTS)
-  if not lua_opts then return nil, c_opts end
-  if c_opts.api_key == nil then c_opts.api_key = env("FEATUREBASE_API_KEY") end
-  if c_opts.base_url == nil then c_opts.base_url = env("FEATUREBASE_BASE_URL") end
-  if lua_opts.log == nil and env("FEATUREBASE_LOG") == "debug" then lua_opts.log = stderr_log end
-  if lua_opts.log == false then lua_opts.log = nil end
-  local handle, err = core.new(c_opts)
-  if not handle then return nil, err end
-  -- the per-attempt timeout the pipeline passes down; a deadline only ever shortens it
-  lua_opts.timeout = c_opts.timeout or core.limits.timeout
-  return setmetatable({ _core = handle, _opts = lua_opts }, Client)
-end
-
---- Opens a conversation: `POST /v2/conversations`.
----@param params featurebase.CreateParams
----@param opts? featurebase.CallOptions per-call overrides
----@return table|nil conversation the conversation object (JSON null fields are absent)
----@return featurebase.Error|nil err
----@return featurebase.Response|nil response status, headers, request id and rate limits
-function Client:create_conversation(params, opts)
-  check_client(self, "create_conversation")
-  check_arg(params, "table", 1, "create_conversation")
-  local o, oerr = call_options(self, opts, "create_conversation", 2)
-  if not o then return nil, oerr, nil end
-  local path, body = encode_create(params, o.max_request_size)
-  if not path then return nil, body, nil end
-  return run(self, path, body, o, BLOCKING)
-end
-
---- Replies to a conversation, or leaves an internal note: `POST /v2/conversations/{id}/reply`.
----@param conversation_id string the conversation's short id (1-16 characters)
----@param params featurebase.ReplyParams
----@param opts? featurebase.CallOptions per-call overrides
----@return table|nil part the conversation part created
----@return featurebase.Error|nil err
----@return featurebase.Response|nil response
-function Client:reply(conversation_id, params, opts)
-  check_client(self, "reply")
-  check_arg(params, "table", 2, "reply")
-  local o, oerr = call_options(self, opts, "reply", 3)
-  if not o then return nil, oerr, nil end
-  local path, body = core.encode_reply(conversation_id, params, o.max_request_size)
-  if not path then return nil, body, nil end
-  return run(self, path, body, o, BLOCKING)
-end
-
---- Frees the curl handle now rather than at garbage collection. Safe to call twice.
-function Client:close()
-  if getmetatable(self) ~= Client then check_client(self, "close") end
-  if self._core then
-    self._core:close()
-    self._core = nil
-  end
-end
-
-Client.__close = Client.close -- Lua 5.4: local client <close> = featurebase.new{...}
-
-function Client:__tostring()
-  return self._core and tostring(self._core) or "featurebase.Client (closed)"
-end
-
 --- True when v is an error value produced by this module.
 ---@param v any
 ---@return boolean
@@ -399,20 +135,12 @@ function M.is_error(v)
   return getmetatable(v) == core.error_mt
 end
 
-M.Client = Client
--- For featurebase.* transports only (not public API): the shared pipeline and option merging.
-M._run = run
-M._call_options = call_options
-M._split_options = split_options
-M._check_arg = check_arg
-M._check_client = check_client
-M._encode_create = encode_create -- createdAt as a Lua time, then core.encode_create
+M.Client = client_mod.Client
 
--- Helpers (featurebase.helpers): client:start_conversation, reply_as_contact, reply_as_admin, add_note,
--- message_contacts and send_email; images as data URIs; readers of results; the API's enumerations.
+-- Helpers (featurebase.helpers): images as data URIs; readers of results; the API's enumerations.
+-- The client helpers (start_conversation, add_note, ...) are methods of featurebase.Client.
 -- Assigned one by one so that editors (LuaLS) see each with its annotations.
 local helpers = require("featurebase.helpers")
-helpers.install(Client)
 M.image = helpers.image
 M.sniff_image = helpers.sniff_image
 M.parts = helpers.parts
@@ -437,8 +165,4 @@ M.WORKFLOW_EVENT_TYPES = helpers.constants.WORKFLOW_EVENT_TYPES
 M.CSAT_STATUSES = helpers.constants.CSAT_STATUSES
 M.CSAT_EMAIL_STATUSES = helpers.constants.CSAT_EMAIL_STATUSES
 M.RATED_AGENT_TYPES = helpers.constants.RATED_AGENT_TYPES
--- The migration import (featurebase.import): client:import
-require("featurebase.import").install(Client)
--- Non-blocking calls (client:create_conversation_async, reply_async, map, run): featurebase.async.
-require("featurebase.async").install(M)
 return M

@@ -1,9 +1,12 @@
 rockspec_format = "3.0"
 package = "featurebase"
 version = "0.1.0-1"
+-- The tarball `make dist` builds (build/dist/featurebase-0.1.0.tar.gz), published with the release.
+-- `make dist` also packs it with this rockspec into featurebase-0.1.0-1.src.rock, which installs
+-- with no network (`luarocks install featurebase-0.1.0-1.src.rock`): see scripts/dist.sh.
 source = {
-  url = "git+https://github.com/featurebase-lua/featurebase-lua.git",
-  tag = "v0.1.0",
+  url = "https://github.com/featurebase-lua/featurebase-lua/releases/download/v0.1.0/featurebase-0.1.0.tar.gz",
+  dir = "featurebase-0.1.0",
 }
 description = {
   summary = "Featurebase conversations API for Lua: create and reply, validated in C, over libcurl",
@@ -11,7 +14,7 @@ description = {
     Create Featurebase conversations (contact-initiated, admin in-app or email outreach) and reply to
     them (contact replies, admin replies, internal notes) from Lua 5.1-5.4 and LuaJIT. Every rule of
     the API is checked in C before anything is sent; HTTP is libcurl with keep-alive; responses are
-    decoded with lua-cjson.
+    decoded with lua-cjson. Needs libcurl 7.61.0 or newer (its headers to build).
   ]],
   homepage = "https://github.com/featurebase-lua/featurebase-lua",
   license = "MIT",
@@ -20,8 +23,11 @@ dependencies = {
   "lua >= 5.1, < 5.5",
   "lua-cjson >= 2.1.0",
 }
+-- libcurl >= 7.61.0. Only the library is looked up: LuaRocks searches lib/<multiarch> for it, but
+-- for headers only <prefix>/include, and Debian keeps curl/curl.h in /usr/include/<multiarch>,
+-- which the C compiler searches by itself. CURL_DIR / CURL_INCDIR still point elsewhere when needed.
 external_dependencies = {
-  CURL = { header = "curl/curl.h", library = "curl" },
+  CURL = { library = "curl" },
 }
 build = {
   type = "builtin",
@@ -31,12 +37,13 @@ build = {
         "src/fb_base64.c", "src/fb_buf.c", "src/fb_client.c", "src/fb_core.c", "src/fb_decode.c",
         "src/fb_error.c", "src/fb_file.c", "src/fb_http.c", "src/fb_multi.c", "src/fb_validate.c",
       },
-      defines = { "FB_VERSION=\"0.1.0\"" },
       libraries = { "curl" },
       incdirs = { "$(CURL_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)" },
     },
     featurebase = "lua/featurebase.lua",
+    ["featurebase.core_loader"] = "lua/featurebase/core_loader.lua",
+    ["featurebase.env"] = "lua/featurebase/env.lua",
     ["featurebase.retry"] = "lua/featurebase/retry.lua",
     ["featurebase.helpers"] = "lua/featurebase/helpers.lua",
     ["featurebase.import"] = "lua/featurebase/import.lua",

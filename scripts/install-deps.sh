@@ -7,8 +7,10 @@ lua5.1 lua5.2 lua5.3 lua5.4 liblua5.1-0-dev liblua5.2-dev liblua5.3-dev liblua5.
 luajit2 libluajit2-5.1-dev lua-cjson lua-busted lua-socket lua-check lua-ldoc luarocks
 nginx libnginx-mod-http-lua neovim"
 PKGS="$PKGS openssl" # spec 12: test certificates for the OpenResty TLS checks
+PKGS="$PKGS zip unzip" # make dist / check-rockspec: luarocks packs and unpacks .rock files with them
 # `--check`: also what `make check`, `make check-memory` and `make fuzz` need (`make test` does not).
-[ "${1:-}" = "--check" ] && PKGS="$PKGS valgrind clang libclang-rt-14-dev"
+# libcurl4-doc: libcurl's symbol history, for `make check-oldcurl`.
+[ "${1:-}" = "--check" ] && PKGS="$PKGS valgrind clang libclang-rt-14-dev libcurl4-doc"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -224,8 +224,8 @@ describe("featurebase.testing fake server", function()
     it("answers 404 for an unknown conversation", function()
       local status, body = request("POST", "/v2/conversations/999999/reply",
         { type = "admin", id = ADMIN, bodyMarkdown = "x", messageType = "reply" })
-      assert.are.same({ error = { type = "not_found_error", code = "conversation_not_found",
-        message = "Conversation not found", status = 404 } }, body)
+      assert.are.same({ error = { type = "invalid_request_error", code = "conversation_not_found",
+        message = "Conversation not found", param = "id", status = 404 } }, body)
       assert.are.equal(404, status)
     end)
   end)
@@ -257,11 +257,11 @@ describe("featurebase.testing fake server", function()
 
     it("answers 404 for other paths, 405 for other methods, 415 and 400 for bad bodies", function()
       local status, body = request("POST", "/v2/other", contact_create())
-      assert_error(status, body, 404, "not_found")
+      assert_error(status, body, 404, "resource_not_found")
       local h
-      status, body, h = request("GET", "/v2/conversations")
+      status, body, h = request("PUT", "/v2/conversations")
       assert_error(status, body, 405, "method_not_allowed")
-      assert.are.equal("POST", h["allow"])
+      assert.are.equal("GET, POST", h["allow"])
       status, body = request("POST", "/v2/conversations", cjson.encode(contact_create()),
         { ["content-type"] = "text/plain" })
       assert_error(status, body, 415, "unsupported_media_type")
@@ -275,9 +275,9 @@ describe("featurebase.testing fake server", function()
 
     local e500 = string.rep("\195\169", 500)  -- 500 characters, 1000 bytes
     local create_cases = {
-      { "missing bodyMarkdown", { bodyMarkdown = false }, "bodyMarkdown" },
+      { "missing bodyMarkdown", { bodyMarkdown = false }, "bodyMarkdown", "missing_parameter" },
       { "empty bodyMarkdown", { bodyMarkdown = "" }, "bodyMarkdown" },
-      { "missing from", { from = false }, "from" },
+      { "missing from", { from = false }, "from", "missing_parameter" },
       { "bad from.type", { from = { type = "user", id = CONTACT } }, "from.type" },
       { "short from.id", { from = { type = "contact", id = "123" } }, "from.id" },
       { "bad channel", { channel = "sms" }, "channel" },
@@ -287,30 +287,30 @@ describe("featurebase.testing fake server", function()
       { "unknown top-level key", { priority = true }, "priority" },
     }
     for _, case in ipairs(create_cases) do
-      it("422 on create: " .. case[1], function()
+      it("400 on create: " .. case[1], function()
         local b = contact_create()
         for k, v in pairs(case[2]) do b[k] = v or nil end
         local status, body = request("POST", "/v2/conversations", b)
-        assert_error(status, body, 422, "validation_error", case[3])
+        assert_error(status, body, 400, case[4] or "invalid_parameter", case[3])
         assert.are.same("invalid_request_error", body.error.type)
       end)
     end
 
     local admin_cases = {
-      { "admin without recipients", { recipients = false }, "recipients" },
-      { "empty recipients.to", { recipients = { to = { emails = {} } } }, "recipients.to" },
+      { "admin without recipients", { recipients = false }, "recipients", "missing_parameter" },
+      { "empty recipients.to", { recipients = { to = { emails = {} } } }, "recipients.to", "missing_parameter" },
       { "bad second email", { recipients = { to = { emails = { "a@example.com", "nope" } } } },
         "recipients.to.emails[2]" },
       { "bad cc id", { recipients = { to = { ids = { CONTACT } }, cc = { ids = { "xyz" } } } },
         "recipients.cc.ids[1]" },
-      { "email without subject", { subject = false }, "subject" },
+      { "email without subject", { subject = false }, "subject", "missing_parameter" },
     }
     for _, case in ipairs(admin_cases) do
-      it("422 on create: " .. case[1], function()
+      it("400 on create: " .. case[1], function()
         local b = admin_create()
         for k, v in pairs(case[2]) do b[k] = v or nil end
         local status, body = request("POST", "/v2/conversations", b)
-        assert_error(status, body, 422, "validation_error", case[3])
+        assert_error(status, body, 400, case[4] or "invalid_parameter", case[3])
       end)
     end
 
@@ -320,9 +320,9 @@ describe("featurebase.testing fake server", function()
 
     local reply_cases = {
       { "contact note", { type = "contact", id = CONTACT, messageType = "note" }, "messageType" },
-      { "contact without id or userId", { type = "contact", messageType = "reply" }, "id" },
+      { "contact without id or userId", { type = "contact", messageType = "reply" }, "id", "missing_parameter" },
       { "userId over 255", { type = "contact", userId = string.rep("u", 256), messageType = "reply" }, "userId" },
-      { "admin without id", { type = "admin", messageType = "reply" }, "id" },
+      { "admin without id", { type = "admin", messageType = "reply" }, "id", "missing_parameter" },
       { "admin with bad messageType", { type = "admin", id = ADMIN, messageType = "chat" }, "messageType" },
       { "non-boolean skipNotifications",
         { type = "admin", id = ADMIN, messageType = "reply", skipNotifications = "yes" },
@@ -331,19 +331,21 @@ describe("featurebase.testing fake server", function()
       { "unknown key", { type = "admin", id = ADMIN, messageType = "reply", channel = "email" }, "channel" },
     }
     for _, case in ipairs(reply_cases) do
-      it("422 on reply: " .. case[1], function()
+      it("400 on reply: " .. case[1], function()
         local id = new_conversation()
         local b = { bodyMarkdown = "text" }
         for k, v in pairs(case[2]) do b[k] = v end
         local status, body = request("POST", "/v2/conversations/" .. id .. "/reply", b)
-        assert_error(status, body, 422, "validation_error", case[3])
+        assert_error(status, body, 400, case[4] or "invalid_parameter", case[3])
       end)
     end
 
-    it("422 on a conversation id longer than 16 characters", function()
+    it("400 invalid_id on a conversation id longer than 16 characters or not alphanumeric", function()
       local status, body = request("POST", "/v2/conversations/" .. string.rep("1", 17) .. "/reply",
         { type = "admin", id = ADMIN, bodyMarkdown = "x", messageType = "reply" })
-      assert_error(status, body, 422, "validation_error", "id")
+      assert_error(status, body, 400, "invalid_id", "id")
+      status, body = request("GET", "/v2/conversations/a%2Fb")
+      assert_error(status, body, 400, "invalid_id", "id")
     end)
   end)
 

@@ -38,14 +38,22 @@ local create_cases = {
   { "channel unknown", H.contact_create, function(p) p.channel = "sms" end, "channel" },
   { "channel a boolean", H.contact_create, function(p) p.channel = true end, "channel" },
   { "createdAt with milliseconds", H.contact_create, function(p) p.createdAt = "2025-01-15T10:30:00.000Z" end, nil },
-  { "createdAt with an offset", H.contact_create, function(p) p.createdAt = "2024-02-29T23:59:60+05:30" end, nil },
+  { "createdAt with an offset", H.contact_create, function(p) p.createdAt = "2024-02-29T23:59:59+05:30" end, nil },
+  { "createdAt a leap second (23:59:60 UTC)", H.contact_create, function(p) p.createdAt = "2016-12-31T23:59:60Z" end, nil },
+  { "createdAt a leap second in another zone", H.contact_create,
+    function(p) p.createdAt = "2017-01-01T05:29:60+05:30" end, nil },
+  { "createdAt second 60 not at the end of a UTC day", H.contact_create,
+    function(p) p.createdAt = "2024-02-29T23:59:60+05:30" end, "createdAt" },
+  { "createdAt second 60 mid-day", H.contact_create, function(p) p.createdAt = "2025-01-15T10:30:60Z" end, "createdAt" },
+  { "createdAt featurebase.null", H.contact_create, function(p) p.createdAt = core.null end, nil },
   { "createdAt without a zone", H.contact_create, function(p) p.createdAt = "2025-01-15T10:30:00" end, "createdAt" },
   { "createdAt a date only", H.contact_create, function(p) p.createdAt = "2025-01-15" end, "createdAt" },
   { "createdAt February 30", H.contact_create, function(p) p.createdAt = "2025-02-30T10:30:00Z" end, "createdAt" },
   { "createdAt February 29 in 2023", H.contact_create, function(p) p.createdAt = "2023-02-29T10:30:00Z" end, "createdAt" },
   { "createdAt hour 24", H.contact_create, function(p) p.createdAt = "2025-01-15T24:00:00Z" end, "createdAt" },
   { "createdAt free text", H.contact_create, function(p) p.createdAt = "yesterday" end, "createdAt" },
-  { "createdAt a number", H.contact_create, function(p) p.createdAt = 1736937000 end, "createdAt" },
+  { "createdAt a negative Lua time", H.contact_create, function(p) p.createdAt = -1 end, "createdAt" },
+  { "createdAt a boolean", H.contact_create, function(p) p.createdAt = true end, "createdAt" },
   { "subject of 500 characters", H.admin_email, function(p) p.subject = rep("é", 500) end, nil },
   { "subject of 501 characters", H.admin_email, function(p) p.subject = rep("a", 501) end, "subject" },
   { "subject a number", H.admin_email, function(p) p.subject = 1 end, "subject" },
@@ -76,6 +84,36 @@ local create_cases = {
     function(p) p.recipients.to.emails[1] = "a@example.com,b@example.com" end, "recipients.to.emails[1]" },
   { "recipients.to.emails[1] empty local part", H.admin_email,
     function(p) p.recipients.to.emails[1] = "@example.com" end, "recipients.to.emails[1]" },
+  { "recipients.to.emails[1] with + and a subdomain", H.admin_email,
+    function(p) p.recipients.to.emails[1] = "john.doe+tag@mail.example-corp.co.uk" end, nil },
+  { "recipients.to.emails[1] dot first", H.admin_email,
+    function(p) p.recipients.to.emails[1] = ".john@example.com" end, "recipients.to.emails[1]" },
+  { "recipients.to.emails[1] dot last in the name", H.admin_email,
+    function(p) p.recipients.to.emails[1] = "john.@example.com" end, "recipients.to.emails[1]" },
+  { "recipients.to.emails[1] two dots", H.admin_email,
+    function(p) p.recipients.to.emails[1] = "john..doe@example.com" end, "recipients.to.emails[1]" },
+  { "recipients.to.emails[1] non-ASCII", H.admin_email,
+    function(p) p.recipients.to.emails[1] = "jos\195\169@example.com" end, "recipients.to.emails[1]" },
+  { "recipients.to.emails[1] host without a dot", H.admin_email,
+    function(p) p.recipients.to.emails[1] = "john@localhost" end, "recipients.to.emails[1]" },
+  { "recipients.to.emails[1] host label ending in -", H.admin_email,
+    function(p) p.recipients.to.emails[1] = "john@example-.com" end, "recipients.to.emails[1]" },
+  { "recipients.to.emails[1] host label starting with -", H.admin_email,
+    function(p) p.recipients.to.emails[1] = "john@-example.com" end, "recipients.to.emails[1]" },
+  { "recipients.to.emails[1] host with _", H.admin_email,
+    function(p) p.recipients.to.emails[1] = "john@ex_ample.com" end, "recipients.to.emails[1]" },
+  { "recipients.to with 50 emails", H.admin_email, function(p)
+    p.recipients.to.emails = {}
+    for i = 1, 50 do p.recipients.to.emails[i] = "u" .. i .. "@example.com" end
+  end, nil },
+  { "recipients.to with 51 emails", H.admin_email, function(p)
+    p.recipients.to.emails = {}
+    for i = 1, 51 do p.recipients.to.emails[i] = "u" .. i .. "@example.com" end
+  end, "recipients.to.emails" },
+  { "recipients.bcc with 51 ids", H.admin_email, function(p)
+    p.recipients.bcc = { ids = {} }
+    for i = 1, 51 do p.recipients.bcc.ids[i] = H.CONTACT end
+  end, "recipients.bcc.ids" },
   { "recipients.to.emails[1] a number", H.admin_email,
     function(p) p.recipients.to.emails[1] = 5 end, "recipients.to.emails[1]" },
   { "recipients.to.emails a string", H.admin_email,
@@ -157,10 +195,10 @@ local function check(encode, case)
 end
 
 describe("create_conversation validation", function()
-  for _, case in ipairs(create_cases) do check(core.encode_create, case) end
+  for _, case in ipairs(create_cases) do check(H.encode_create, case) end
 
   it("writes the fields in the docs' JSON shape", function()
-    local path, body = core.encode_create(H.admin_email())
+    local path, body = H.encode_create(H.admin_email())
     assert.are.equal("/v2/conversations", path)
     assert.are.equal('{"from":{"type":"admin","id":"' .. A .. '"},"bodyMarkdown":"Hi! Just following up.",'
       .. '"channel":"email","subject":"Following up","recipients":{"to":{"emails":["john@example.com"]},'
@@ -170,14 +208,21 @@ describe("create_conversation validation", function()
   it("escapes control characters as JSON", function()
     local p = H.contact_create()
     p.bodyMarkdown = "a\1b\127"
-    local _, body = core.encode_create(p)
+    local _, body = H.encode_create(p)
     assert.truthy(body:find('"a\\u0001b\\u007f"', 1, true))
     assert.are.equal("a\1b\127", cjson.decode(body).bodyMarkdown)
   end)
 
+  it("takes createdAt as a Lua time and sends it as ISO 8601 UTC with milliseconds", function()
+    local p = H.contact_create()
+    p.createdAt = 1736937000.25
+    local _, body = H.encode_create(p)
+    assert.are.equal("2025-01-15T10:30:00.250Z", cjson.decode(body).createdAt)
+  end)
+
   it("ignores metatables: __index never supplies a field", function()
     local p = setmetatable({ from = { type = "contact", id = C } }, { __index = { bodyMarkdown = "hidden" } })
-    local path, err = core.encode_create(p)
+    local path, err = H.encode_create(p)
     assert.is_nil(path)
     assert.are.equal("bodyMarkdown", err.field)
   end)
@@ -185,17 +230,17 @@ end)
 
 describe("reply validation", function()
   for _, case in ipairs(reply_cases) do
-    check(function(p) return core.encode_reply("12345", p) end, case)
+    check(function(p) return H.encode_reply("12345", p) end, case)
   end
 
   local ids = {
-    { "12345", true }, { "a", true }, { "AbC-9_x", true }, { rep("1", 16), true },
+    { "12345", true }, { "a", true }, { "AbC9x", true }, { rep("1", 16), true }, { "AbC-9", false }, { "a_b", false },
     { rep("1", 17), false }, { "", false }, { "12/34", false }, { "..", false }, { "1?x=2", false },
     { "1#x", false }, { "%2F", false }, { "1 2", false }, { "1\n2", false },
   }
   for _, c in ipairs(ids) do
     it((c[2] and "accepts" or "refuses") .. " conversation id " .. string.format("%q", c[1]), function()
-      local path, body = core.encode_reply(c[1], H.admin_reply())
+      local path, body = H.encode_reply(c[1], H.admin_reply())
       if c[2] then
         assert.are.equal("/v2/conversations/" .. c[1] .. "/reply", path)
         assert.is_string(body)
@@ -207,7 +252,7 @@ describe("reply validation", function()
   end
 
   it("refuses a number as the conversation id (no coercion)", function()
-    local path, err = core.encode_reply(12345, H.admin_reply())
+    local path, err = H.encode_reply(12345, H.admin_reply())
     assert.is_nil(path)
     assert.are.equal("conversation_id", err.field)
   end)
@@ -218,7 +263,8 @@ describe("rules", function()
     assert.are.equal(24, core.rules.objectid_length)
     assert.are.equal(500, core.rules.subject_max)
     assert.are.equal(255, core.rules.user_id_max)
-    assert.are.equal(16, core.rules.conversation_id_max)
+    assert.are.equal(16, core.rules.short_id_max)
+    assert.are.equal(50, core.rules.recipients_max)
     assert.are.same({ "desktop", "email" }, core.rules.channels)
     assert.are.same({ "reply", "note" }, core.rules.admin_message_types)
   end)

@@ -264,13 +264,15 @@ describe("limits", function()
     assert.is_nil(conv)
     assert.are.equal("bodyMarkdown", err.field)
     -- the whole body counts: many small recipients add up
-    local emails = {}
-    for i = 1, 100 do emails[i] = "someone" .. i .. "@example.com" end
+    local emails, cc = {}, {}
+    for i = 1, 50 do emails[i] = "someone" .. i .. "@example.com" end
+    for i = 1, 50 do cc[i] = "another" .. i .. "@example.com" end
     local admin = H.admin_email()
     admin.recipients.to.emails = emails
+    admin.recipients.cc.emails = cc
     conv, err = client:create_conversation(admin)
     assert.is_nil(conv)
-    assert.truthy(err.field:find("^recipients%.to%.emails%[%d+%]$"), err.field)
+    assert.truthy(err.field:find("^recipients%.[tc][oc]%.emails%[%d+%]$"), err.field)
     conv, err = client:reply("abc", { type = "admin", id = H.ADMIN, messageType = "note",
       bodyMarkdown = string.rep("b", 2000) })
     assert.is_nil(conv)

@@ -130,7 +130,7 @@ describe("memory", function()
       assert.is_nil((client:create_conversation(bad_params)))
       local cyclic = H.contact_create()
       cyclic.from.self = cyclic
-      assert.is_nil((core.encode_create(cyclic)))
+      assert.is_nil((H.encode_create(cyclic)))
       w.ok_params, w.bad_params, w.cyclic = ok_params, bad_params, cyclic
     end
     gc()

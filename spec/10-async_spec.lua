@@ -262,9 +262,9 @@ describe("async", function()
       local socket = require("socket")
       local client = H.client(srv)
       local engine = core.engine(client._core)
-      local path, body = core.encode_create(H.contact_create())
+      local path, body = H.encode_create(H.contact_create())
       local ids = {}
-      for i = 1, 5 do ids[i] = engine:add(path, body) end
+      for i = 1, 5 do ids[i] = engine:add("POST", path, body) end
       assert.are.equal(0, engine:timeout()) -- a new transfer wants action now
       local watched, results, changes = {}, {}, 0
       local deadline = core.now() + 10
@@ -295,7 +295,7 @@ describe("async", function()
       local seen = {}
       for _, d in ipairs(results) do
         assert.are.equal(201, d.response.status)
-        assert.are.equal("conversation", require("cjson").decode(d.response.body).object)
+        assert.are.equal("conversation", d.value.object)
         seen[d.id] = true
       end
       for _, id in ipairs(ids) do assert.is_true(seen[id]) end
@@ -306,17 +306,21 @@ describe("async", function()
     it("returns results shaped exactly like client:perform's", function()
       local client = H.client(srv)
       local engine = client._core:engine()
-      local path, body = core.encode_create(H.contact_create())
-      local ok_id, nope_id = engine:add(path, body), engine:add("/v2/nope", "{}")
+      local path, body = H.encode_create(H.contact_create())
+      local ok_id, nope_id = engine:add("POST", path, body), engine:add("GET", "/v2/nope")
       local got, n = {}, 0
       while n < 2 do
         engine:run(100)
         for _, d in ipairs(engine:done()) do got[d.id], n = d, n + 1 end
       end
-      local blocking = client._core:perform(path, body)
-      for k, v in pairs(blocking) do assert.are.equal(type(v), type(got[ok_id].response[k])) end
-      for k in pairs(got[ok_id].response) do assert.is_not_nil(blocking[k]) end
-      assert.are.equal(404, got[nope_id].response.status)
+      local value, response = client._core:perform("POST", path, body)
+      for k, v in pairs(value) do assert.are.equal(type(v), type(got[ok_id].value[k])) end
+      for k, v in pairs(response) do assert.are.equal(type(v), type(got[ok_id].response[k])) end
+      for k in pairs(got[ok_id].response) do assert.is_not_nil(response[k]) end
+      local none, err = client._core:perform("GET", "/v2/nope")
+      assert.is_nil(none)
+      assert.are.equal(err.status, got[nope_id].err.status)
+      assert.are.equal(404, got[nope_id].err.status)
       engine:close()
       client:close()
     end)
@@ -324,17 +328,17 @@ describe("async", function()
     it("closes idempotently, refuses use after close, and is collected", function()
       local client = H.client(srv)
       local engine = client._core:engine()
-      engine:add("/v2/conversations", "{}")
+      engine:add("POST", "/v2/conversations", "{}")
       engine:close()
       engine:close()
-      assert.has_error(function() engine:add("/v2/conversations", "{}") end, "featurebase: the engine is closed")
+      assert.has_error(function() engine:add("POST", "/v2/conversations", "{}") end, "featurebase: the engine is closed")
       assert.has_error(function() engine:run(1) end)
       assert.are.equal("featurebase.Engine (closed)", tostring(engine))
       -- dropped with transfers in flight: __gc frees everything
       local weak = setmetatable({}, { __mode = "v" })
       do
         local e = client._core:engine()
-        e:add("/v2/conversations", "{}")
+        e:add("POST", "/v2/conversations", "{}")
         e:run(0)
         weak[1] = e
       end
@@ -351,8 +355,8 @@ describe("async", function()
       local handle = client._core
       local engine = handle:engine()
       handle:close()
-      local path, body = core.encode_create(H.contact_create())
-      engine:add(path, body)
+      local path, body = H.encode_create(H.contact_create())
+      engine:add("POST", path, body)
       local got
       repeat engine:run(100) got = engine:done()[1] until got
       assert.are.equal(201, got.response.status)

@@ -37,6 +37,16 @@ function H.contact_reply()
   return { type = "contact", userId = "user_123", bodyMarkdown = "Thanks!", messageType = "reply" }
 end
 
+-- core.encode for one endpoint, as path, body | nil, err (what the validation specs compare).
+function H.encode(name, params, ...)
+  local core = require("featurebase.core")
+  local method, path, body = core.encode(name, params, nil, ...)
+  if not method then return nil, path end
+  return path, body
+end
+function H.encode_create(params) return H.encode("create_conversation", params) end
+function H.encode_reply(id, params) return H.encode("reply", params, id) end
+
 -- Starts the fake Featurebase server (a real nginx on 127.0.0.1) once per spec file.
 function H.server()
   local srv = testing.start({ api_key = H.KEY })

@@ -5,10 +5,7 @@
 #include "fb_error.h"
 #include "fb_rules.h"
 #include "fb_validate.h"
-
-#ifndef FB_VERSION
-#define FB_VERSION "0.1.0"
-#endif
+#include "fb_version.h"
 
 #define DEFAULT_TIMEOUT_MS 30000L
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000L

@@ -1,6 +1,6 @@
 /* featurebase.core: validation, request building, HTTP (libcurl) and decoding (lua-cjson) for the
  * Featurebase conversations API. The public API is the pure-Lua module `featurebase` over it. */
-#include <curl/curl.h>
+#include "fb_curl.h"
 #include <errno.h>
 #include <time.h>
 #include "fb_buf.h"
@@ -12,10 +12,7 @@
 #include "fb_validate.h"
 #include "fb_base64.h"
 #include "fb_file.h"
-
-#ifndef FB_VERSION
-#define FB_VERSION "0.1.0"
-#endif
+#include "fb_version.h"
 
 #if defined(_WIN32)
 #define FB_EXPORT __declspec(dllexport)

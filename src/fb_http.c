@@ -130,7 +130,11 @@ int fb_conn_open(fb_conn *k, struct curl_slist *headers, long connect_timeout_ms
     if (!e) return 0;
     k->easy = e;
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);           /* no SIGALRM: safe in threads and nginx */
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+#if FB_CURL_VER_GE(7, 85, 0)
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https"); /* CURLOPT_PROTOCOLS is deprecated */
+#else
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);     /* a redirect would resend the key elsewhere */
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);

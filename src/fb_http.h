@@ -3,7 +3,7 @@
 #ifndef FB_HTTP_H
 #define FB_HTTP_H
 
-#include <curl/curl.h>
+#include "fb_curl.h"
 #include "fb_buf.h"
 
 /* Defaults of the limits every transfer gets (fb_conn_limits changes them per connection). */

@@ -7,7 +7,7 @@
  * An event loop drives it in curl's socket_action model: curl's socket and timer callbacks only
  * record what curl wants (socket interest changes, a deadline) in C structures; Lua reads them with
  * engine:sockets() and engine:timeout(), waits, and calls engine:socket_action()/timeout_action().
- * Scripts without a loop call engine:run(wait_ms) (curl_multi_poll). No callback ever calls Lua,
+ * Scripts without a loop call engine:run(wait_ms) (curl_multi_poll, or curl_multi_wait before 7.66). No callback ever calls Lua,
  * so no Lua error can longjmp through libcurl. Completed transfers wait in a queue until
  * engine:done() turns them into {id=, response=} / {id=, err=} like client:perform's results. */
 #include <stdlib.h>
@@ -279,8 +279,34 @@ static int fb_engine_timeout_action(lua_State *L) {
     return act(L, e, CURL_SOCKET_TIMEOUT, 0);
 }
 
+/* Waits at most ms for activity on the engine's transfers (or a curl timer). curl_multi_poll
+ * (7.66) waits even when curl has no socket to watch yet; curl_multi_wait before it returns at
+ * once then, so the fallback sleeps for what is left of curl's own timeout, within ms. */
+static CURLMcode wait_activity(fb_engine *e, int ms) {
+#if FB_CURL_VER_GE(7, 66, 0)
+    return curl_multi_poll(e->multi, NULL, 0, ms, NULL);
+#else
+    int numfds = 0;
+    long t = -1;
+    double t0 = now_ms();
+    CURLMcode mc = curl_multi_wait(e->multi, NULL, 0, ms, &numfds);
+    if (mc != CURLM_OK || numfds > 0) return mc;
+    ms -= (int)(now_ms() - t0);
+    if (ms <= 0) return mc;
+    curl_multi_timeout(e->multi, &t);
+    if (t >= 0 && t < ms) ms = (int)t;
+    if (ms > 0) {
+        struct timespec ts;
+        ts.tv_sec = ms / 1000;
+        ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+        nanosleep(&ts, NULL);
+    }
+    return mc;
+#endif
+}
+
 /* engine:run([wait_ms]) -> transfers still running. The driver for scripts: waits at most wait_ms
- * (default 1000) for activity with curl_multi_poll, then performs. Do not mix with socket_action. */
+ * (default 1000) for activity (wait_activity), then performs. Do not mix with socket_action. */
 static int fb_engine_run(lua_State *L) {
     fb_engine *e = check_engine(L);
     lua_Integer wait = luaL_optinteger(L, 2, 1000);
@@ -288,7 +314,7 @@ static int fb_engine_run(lua_State *L) {
     CURLMcode mc = curl_multi_perform(e->multi, &running);
     collect(e);
     if (mc == CURLM_OK && e->ndone == 0 && wait > 0) {
-        mc = curl_multi_poll(e->multi, NULL, 0, wait > 86400000 ? 86400000 : (int)wait, NULL);
+        mc = wait_activity(e, wait > 86400000 ? 86400000 : (int)wait);
         if (mc == CURLM_OK) mc = curl_multi_perform(e->multi, &running);
         collect(e);
     }

@@ -207,6 +207,15 @@ double fb_timestamp_seconds(lua_State *L, int i) {
 
 /* ---- checks on Lua values ----------------------------------------------------------------- */
 
+static int is_null(lua_State *L, int i) {
+    return lua_type(L, i) == LUA_TLIGHTUSERDATA && lua_touserdata(L, i) == NULL;
+}
+
+/* A value's type for messages: JSON null is named as what the caller wrote. */
+static const char *tname(lua_State *L, int i) {
+    return is_null(L, i) ? "featurebase.null" : luaL_typename(L, i);
+}
+
 static int in_list(const char *s, const char *const *list) {
     for (; *list; list++)
         if (strcmp(s, *list) == 0) return 1;
@@ -251,9 +260,6 @@ static void join(char *buf, size_t size, const char *prefix, const char *name) {
     snprintf(buf, size, "%s%s%s", prefix, *prefix ? "." : "", name);
 }
 
-static int is_null(lua_State *L, int i) {
-    return lua_type(L, i) == LUA_TLIGHTUSERDATA && lua_touserdata(L, i) == NULL;
-}
 
 /* Pushes t[name] (raw: metatables are never consulted) and returns its type. */
 static int get(lua_State *L, int t, const char *name) {
@@ -293,7 +299,7 @@ static int check_keys(vctx *c, int t, const fb_field *fields, const char *prefix
         const char *k;
         lua_pop(L, 1); /* the value; the key stays for lua_next */
         if (lua_type(L, -1) != LUA_TSTRING) {
-            const char *tn = luaL_typename(L, -1);
+            const char *tn = tname(L, -1);
             lua_pop(L, 1);
             return fail(c, *prefix ? prefix : "params", "has a key of type %s; only these fields are known: %s", tn,
                         field_names(list, sizeof list, fields));
@@ -334,7 +340,7 @@ static int fits(vctx *c, const char *path, const char *s, size_t n) {
 static int check_text(vctx *c, int i, const char *path, const char **s, size_t *n, long *cps) {
     long len;
     if (lua_type(c->L, i) != LUA_TSTRING)
-        return fail(c, path, "must be a string, got %s", luaL_typename(c->L, i));
+        return fail(c, path, "must be a string, got %s", tname(c->L, i));
     *s = lua_tolstring(c->L, i, n);
     if (!fits(c, path, *s, *n)) return 0;
     if (memchr(*s, '\0', *n)) return fail(c, path, "must not contain NUL bytes");
@@ -447,7 +453,7 @@ static int json_value(vctx *c, int i, const char *path, int depth, int prims) {
             char name[64];
             if (lua_type(L, -2) != LUA_TSTRING)
                 return fail(c, path, "mixes array items and named keys, or has a key of type %s: "
-                                     "a JSON object needs string keys", luaL_typename(L, -2));
+                                     "a JSON object needs string keys", tname(L, -2));
             s = lua_tolstring(L, -2, &n);
             join(item, sizeof item, path, fb_validate_printable(s, n, name, sizeof name));
             if (utf8_length((const unsigned char *)s, n) < 0 || memchr(s, '\0', n))
@@ -459,7 +465,7 @@ static int json_value(vctx *c, int i, const char *path, int depth, int prims) {
     default: break;
     }
     return fail(c, path, "must be a JSON value (string, number, boolean, table or featurebase.null), got %s",
-                luaL_typename(L, i));
+                tname(L, i));
 }
 
 /* A map of string keys (customAttributes, customFields): the keys, then each value as above. */
@@ -467,7 +473,7 @@ static int json_map(vctx *c, int i, const char *path, int prims) {
     lua_State *L = c->L;
     char item[sizeof c->field], name[64];
     i = fb_absindex(L, i);
-    if (!lua_istable(L, i)) return fail(c, path, "must be a table of named values, got %s", luaL_typename(L, i));
+    if (!lua_istable(L, i)) return fail(c, path, "must be a table of named values, got %s", tname(L, i));
     if (!lua_checkstack(L, 6)) return fail(c, path, "is nested too deeply");
     if (!emit(c, "{")) return 0;
     lua_pushnil(L);
@@ -475,7 +481,7 @@ static int json_map(vctx *c, int i, const char *path, int prims) {
         const char *s;
         size_t n;
         if (lua_type(L, -2) != LUA_TSTRING)
-            return fail(c, path, "has a key of type %s: its keys are names (strings)", luaL_typename(L, -2));
+            return fail(c, path, "has a key of type %s: its keys are names (strings)", tname(L, -2));
         s = lua_tolstring(L, -2, &n);
         join(item, sizeof item, path, fb_validate_printable(s, n, name, sizeof name));
         if (n == 0 || utf8_length((const unsigned char *)s, n) < 0 || memchr(s, '\0', n))
@@ -543,7 +549,7 @@ static int emit_lua_time(vctx *c, int i, const char *path) {
     struct tm tm;
     long ms;
     if (!(t >= 0 && t < 253402300800.0))
-        return fail(c, path, "must be an ISO 8601 string or a Lua time (os.time()) from 1970 to 9999, got %g", (double)t);
+        return fail(c, path, "must be an ISO 8601 string or a Lua time (os.time()) from 1970 to 9999, got the number %g", (double)t);
     sec = (time_t)floor(t);
     ms = (long)floor((t - (lua_Number)sec) * 1000 + 0.5);
     if (ms >= 1000) sec++, ms = 0;
@@ -562,13 +568,13 @@ static int value(vctx *c, int i, const fb_field *f, const char *path) {
     i = fb_absindex(L, i);
     switch (f->kind) {
     case FB_BOOLEAN:
-        if (!lua_isboolean(L, i)) return fail(c, path, "must be a boolean, got %s", luaL_typename(L, i));
+        if (!lua_isboolean(L, i)) return fail(c, path, "must be a boolean, got %s", tname(L, i));
         return emit(c, lua_toboolean(L, i) ? "true" : "false");
     case FB_NUMBER:
     case FB_INTEGER: {
         lua_Number x = lua_tonumber(L, i);
         const char *what = f->kind == FB_INTEGER ? "whole number" : "number";
-        if (lua_type(L, i) != LUA_TNUMBER) return fail(c, path, "must be a %s, got %s", what, luaL_typename(L, i));
+        if (lua_type(L, i) != LUA_TNUMBER) return fail(c, path, "must be a %s, got %s", what, tname(L, i));
         if (!isfinite(x) || (f->kind == FB_INTEGER && x != floor(x)) || x < f->min || (f->max > 0 && x > f->max)) {
             if (f->max > 0) snprintf(range, sizeof range, "from %.0f to %.0f", f->min, f->max);
             else snprintf(range, sizeof range, "of %.0f or more", f->min);
@@ -580,7 +586,7 @@ static int value(vctx *c, int i, const fb_field *f, const char *path) {
         if (lua_type(L, i) == LUA_TNUMBER) return emit_lua_time(c, i, path);
         return check_string_kind(c, i, f, path, &s, &n) && emit_string(c, s, n);
     case FB_OBJECT:
-        if (!lua_istable(L, i)) return fail(c, path, "must be a table, got %s", luaL_typename(L, i));
+        if (!lua_istable(L, i)) return fail(c, path, "must be a table, got %s", tname(L, i));
         return check_object(c, i, (const fb_schema *)f->sub, path);
     case FB_JSON: return json_map(c, i, path, 0);
     case FB_PRIMITIVES: return json_map(c, i, path, 1);
@@ -602,7 +608,7 @@ static int value(vctx *c, int i, const fb_field *f, const char *path) {
                 s = comma + 1;
             }
         }
-        if (!lua_istable(L, i)) return fail(c, path, "must be an array of values, got %s", luaL_typename(L, i));
+        if (!lua_istable(L, i)) return fail(c, path, "must be an array of values, got %s", tname(L, i));
         len = fb_rawlen(L, i);
         lua_pushnil(L);
         while (lua_next(L, i)) { lua_pop(L, 1); count++; }

@@ -1,10 +1,10 @@
 --- featurebase.async: many calls in flight on one thread, over libcurl's multi interface.
 --
--- Each call runs the blocking calls' own pipeline (`featurebase._run`: validation, decoding,
+-- Each call runs the blocking calls' own pipeline (featurebase.client: validation, decoding,
 -- retries) in a coroutine whose transport yields: `perform` until the engine (featurebase.core's
 -- libcurl multi handle) completes the transfer, `sleep` until a timer is due. Something must drive
--- the engine: `client:run()` / `featurebase.async.run(client)` in a script, or an event loop
--- (featurebase.nvim for Neovim).
+-- the engine: `client:run()` in a script, or an event loop (featurebase.nvim for Neovim). This is
+-- the `submit`/`run`/`map` part of the libcurl transport (featurebase.lua).
 --
 --   local client = assert(featurebase.new{ api_key = "sk_..." })
 --   client:create_conversation_async(params, function(conversation, err, response) ... end)
@@ -20,6 +20,7 @@
 --
 -- @module featurebase.async
 local core = require("featurebase.core")
+local client_mod = require("featurebase.client")
 
 local M = {}
 
@@ -27,7 +28,9 @@ local PERFORM, SLEEP = {}, {} -- what a call's coroutine yields for
 
 -- The transport: featurebase._run calls these inside the call's coroutine.
 local IO = {
-  perform = function(_, path, body, timeout) return coroutine.yield(PERFORM, path, body, timeout) end,
+  perform = function(_, method, path, body, timeout, safe)
+    return coroutine.yield(PERFORM, method, path, body, timeout, safe)
+  end,
   sleep = function(seconds) coroutine.yield(SLEEP, seconds) end,
   now = core.now,
 }
@@ -78,14 +81,14 @@ end
 
 -- Runs a call's coroutine until it waits for a transfer or a timer, or finishes.
 function Sched:resume(call, ...)
-  local ok, what, a, b, c = coroutine.resume(call.co, ...)
+  local ok, what, a, b, c, d, e = coroutine.resume(call.co, ...)
   if not ok then -- a bug, not a result: raise it, without leaving run() waiting for this call
     self.pending = self.pending - 1
     error(debug.traceback(call.co, tostring(what)), 0)
   end
   if coroutine.status(call.co) == "dead" then return self:finish(call, what, a, b) end
   if what == PERFORM then
-    local added, id = pcall(self.engine.add, self.engine, a, b, c)
+    local added, id = pcall(self.engine.add, self.engine, a, b, c, d, e)
     if not added then
       self.pending = self.pending - 1
       error(id, 0)
@@ -98,15 +101,15 @@ function Sched:resume(call, ...)
   end
 end
 
--- Starts a call: path, body, o from encoding, or nil, err when the input was refused.
-function Sched:submit(callback, raw, path, body, o)
+-- Starts a call: req, o as featurebase.client prepares them, or nil, err when the input was refused.
+function Sched:submit(callback, raw, req, o)
   local call = { callback = callback, raw = raw }
   self.pending = self.pending + 1
-  if not path then
-    self.ready[#self.ready + 1] = function() self:finish(call, nil, body, nil) end
+  if not req then
+    self.ready[#self.ready + 1] = function() self:finish(call, nil, o, nil) end
   else
     local client = self.client
-    call.co = coroutine.create(function() return require("featurebase")._run(client, path, body, o, IO) end)
+    call.co = coroutine.create(function() return client_mod.run(client, req, o, IO) end)
     self:resume(call)
   end
   if self.wake then self.wake() end
@@ -123,7 +126,7 @@ function Sched:pump()
   for _, d in ipairs(self.engine:done()) do
     local call = self.waiting[d.id]
     self.waiting[d.id] = nil
-    if call then self:resume(call, d.response, d.err) end
+    if call then self:resume(call, d.value, d.value ~= nil and d.response or d.err) end
   end
   if #self.timers > 0 then
     local now, due, keep = core.now(), {}, {}
@@ -152,19 +155,29 @@ function Sched:raise()
   if #self.errors > 0 then error(table.remove(self.errors, 1), 0) end
 end
 
--- Drives the engine with curl_multi_poll until done() is true or nothing is left.
+-- Drives the engine with curl_multi_poll until done() is true or nothing is left. While it runs,
+-- the client refuses blocking calls (they would stall every call in flight).
 function Sched:drive(done)
   if self.driver then
     error("featurebase.async: this client is driven by " .. self.driver .. "; run() would block it", 3)
   end
   self:raise()
+  self.driving = true
   while self.pending > 0 and not (done and done()) do
     local wait = self:next_wait()
     local ms = wait and math.min(1000, math.ceil(wait * 1000)) or 1000
     self.engine:run(ms)
-    self:pump()
-    self:raise()
+    local ok, e = pcall(self.pump, self)
+    if not ok then
+      self.driving = false
+      error(e, 0)
+    end
+    if #self.errors > 0 then
+      self.driving = false
+      self:raise()
+    end
   end
+  self.driving = false
 end
 
 --- Stops every call in flight (their callbacks are not called) and frees the engine.
@@ -181,50 +194,9 @@ function M.run(client)
   if s then s:drive() end
 end
 
--- Validation and encoding, exactly as the blocking methods do: path, body, o or nil, err.
-local function encode(fb, client, method, id, params, opts)
-  local o, oerr = fb._call_options(client, opts, method, 0)
-  if not o then return nil, oerr end
-  local path, body
-  if method == "create_conversation" then
-    path, body = fb._encode_create(params, o.max_request_size) -- createdAt may be a Lua time
-  else
-    path, body = core.encode_reply(id, params, o.max_request_size)
-  end
-  if not path then return nil, body end
-  return path, body, o
-end
-
--- { "create_conversation", params [, opts] } or { "reply", id, params [, opts] } -> path, body, o | nil, err
-local function encode_spec(fb, client, spec, i, method)
-  if type(spec) ~= "table" then
-    error(("bad argument #1 to '%s' (calls[%d] must be a table, got %s)"):format(method, i, type(spec)), 3)
-  end
-  local name, opts = spec[1], nil
-  if name == "create_conversation" then
-    fb._check_arg(spec[2], "table", 1, method, ("calls[%d][2] params table"):format(i))
-    opts = spec[3]
-  elseif name == "reply" then
-    fb._check_arg(spec[3], "table", 1, method, ("calls[%d][3] params table"):format(i))
-    opts = spec[4]
-  else
-    error(("bad argument #1 to '%s' (calls[%d][1] must be \"create_conversation\" or \"reply\", got %s)")
-      :format(method, i, tostring(name)), 3)
-  end
-  if opts ~= nil then fb._check_arg(opts, "table", 1, method, ("calls[%d] options table"):format(i)) end
-  if name == "create_conversation" then return encode(fb, client, name, nil, spec[2], opts) end
-  return encode(fb, client, name, spec[2], spec[3], opts)
-end
-
-local function check_concurrency(fb, opts, method)
-  if opts == nil then return 16 end
-  fb._check_arg(opts, "table", 3, method)
-  local n = opts.concurrency
-  if n == nil then return 16 end
-  if type(n) ~= "number" or n < 1 or n ~= math.floor(n) then
-    error(("bad argument #3 to '%s' (concurrency must be a whole number >= 1)"):format(method), 3)
-  end
-  return n
+--- Starts one call on the client's engine (the async forms of featurebase.client).
+function M.submit(client, callback, req, o)
+  M.scheduler(client):submit(callback, false, req, o)
 end
 
 -- Starts every call, at most `limit` at a time; on_done(results) once all have finished.
@@ -244,7 +216,7 @@ local function map_start(client, encoded, limit, on_done)
       finished = finished + 1
       if started < n then launch() end
       if finished == n then deliver() end
-    end, true, e[1], e[2], e[3])
+    end, true, e[1], e[2])
   end
   if n == 0 then
     s.pending = s.pending + 1
@@ -299,90 +271,30 @@ function M.runner(client, concurrency, request_options)
   end
 end
 
---- Adds the *_async methods, run() and map() to featurebase.Client. Called by featurebase itself.
----@param fb table the featurebase module
-function M.install(fb)
-  local Client = fb.Client
+local function prepare_all(client, calls, method)
+  local encoded = {}
+  for i = 1, #calls do encoded[i] = { client_mod.prepare_spec(client, calls[i], i, method, 3) } end
+  return encoded
+end
 
-  --- Opens a conversation without blocking: callback(conversation, err, response) is called by the
-  -- driver (client:run(), or Neovim's loop) once the call is done, retries included.
-  ---@param params featurebase.CreateParams
-  ---@param callback fun(conversation: table|nil, err: featurebase.Error|nil, response: featurebase.Response|nil)
-  ---@param opts? featurebase.CallOptions
-  function Client:create_conversation_async(params, callback, opts)
-    fb._check_client(self, "create_conversation_async")
-    fb._check_arg(params, "table", 1, "create_conversation_async")
-    fb._check_arg(callback, "function", 2, "create_conversation_async")
-    if opts ~= nil then fb._check_arg(opts, "table", 3, "create_conversation_async", "table of options") end
-    M.scheduler(self):submit(callback, false, encode(fb, self, "create_conversation", nil, params, opts))
-  end
+--- client:map on the engine: blocks until every call is done.
+function M.map(client, calls, opts)
+  client_mod.check_arg(calls, "table", 1, "map", 2)
+  local limit = client_mod.concurrency(opts, "map", 2)
+  local encoded = prepare_all(client, calls, "map")
+  local out
+  local s = M.scheduler(client)
+  if s.driver then error("featurebase.async: this client is driven by " .. s.driver .. "; use map_async", 3) end
+  map_start(client, encoded, limit, function(results) out = results end)
+  s:drive(function() return out ~= nil end)
+  return out
+end
 
-  --- Replies (or leaves a note) without blocking; see create_conversation_async.
-  ---@param conversation_id string
-  ---@param params featurebase.ReplyParams
-  ---@param callback fun(part: table|nil, err: featurebase.Error|nil, response: featurebase.Response|nil)
-  ---@param opts? featurebase.CallOptions
-  function Client:reply_async(conversation_id, params, callback, opts)
-    fb._check_client(self, "reply_async")
-    fb._check_arg(params, "table", 2, "reply_async")
-    fb._check_arg(callback, "function", 3, "reply_async")
-    if opts ~= nil then fb._check_arg(opts, "table", 4, "reply_async", "table of options") end
-    M.scheduler(self):submit(callback, false, encode(fb, self, "reply", conversation_id, params, opts))
-  end
-
-  --- Runs this client's async calls until every one has called back (scripts; not inside Neovim).
-  -- Re-raises the first error a callback raised.
-  function Client:run()
-    fb._check_client(self, "run")
-    M.run(self)
-  end
-
-  --- Runs many calls, at most opts.concurrency (default 16) at a time, and returns their results in
-  -- order: results[i] = { value =, err =, response = } for calls[i], where a call is
-  -- { "create_conversation", params [, opts] } or { "reply", conversation_id, params [, opts] }.
-  -- Blocks until all are done (it drives the engine itself).
-  ---@param calls table[]
-  ---@param opts? {concurrency?: integer}
-  ---@return {value: table|nil, err: featurebase.Error|nil, response: featurebase.Response|nil}[]
-  function Client:map(calls, opts)
-    fb._check_client(self, "map")
-    fb._check_arg(calls, "table", 1, "map")
-    local limit = check_concurrency(fb, opts, "map")
-    local encoded = {}
-    for i = 1, #calls do encoded[i] = { encode_spec(fb, self, calls[i], i, "map") } end
-    local out
-    local s = M.scheduler(self)
-    if s.driver then error("featurebase.async: this client is driven by " .. s.driver .. "; use map_async", 2) end
-    map_start(self, encoded, limit, function(results) out = results end)
-    s:drive(function() return out ~= nil end)
-    return out
-  end
-
-  --- map without blocking: callback(results) is called by the driver once every call is done.
-  ---@param calls table[]
-  ---@param opts? {concurrency?: integer}
-  ---@param callback fun(results: {value: table|nil, err: featurebase.Error|nil, response: featurebase.Response|nil}[])
-  function Client:map_async(calls, opts, callback)
-    fb._check_client(self, "map_async")
-    fb._check_arg(calls, "table", 1, "map_async")
-    local limit = check_concurrency(fb, opts, "map_async")
-    fb._check_arg(callback, "function", 3, "map_async")
-    local encoded = {}
-    for i = 1, #calls do encoded[i] = { encode_spec(fb, self, calls[i], i, "map_async") } end
-    map_start(self, encoded, limit, callback)
-  end
-
-  -- close() also stops the engine; in-flight async calls are dropped without calling back.
-  local close = Client.close
-  function Client:close()
-    local s = getmetatable(self) == Client and rawget(self, "_async")
-    if s then
-      self._async = nil
-      s:close()
-    end
-    return close(self)
-  end
-  Client.__close = Client.close
+--- client:map_async on the engine: callback(results) through the driver once every call is done.
+function M.map_async(client, calls, opts, callback)
+  client_mod.check_arg(calls, "table", 1, "map_async", 2)
+  local limit = client_mod.concurrency(opts, "map_async", 2)
+  map_start(client, prepare_all(client, calls, "map_async"), limit, callback)
 end
 
 return M

@@ -20,14 +20,14 @@ local M = {}
 
 local unpack = table.unpack or unpack ---@diagnostic disable-line: deprecated
 
---- Makes the client's async calls (create_conversation_async, reply_async, map_async) run on
--- Neovim's loop. Idempotent. client:run() and client:map() then refuse to block the editor.
+--- Makes the client's async calls (every `*_async` method, map_async) run on Neovim's loop.
+-- Idempotent. The blocking forms, client:run() and client:map() then refuse to block the editor.
 ---@param client featurebase.Client
 ---@return featurebase.Client client
 function M.attach(client)
   local s = async.scheduler(client)
   if s.driver then return client end
-  local uv = vim.loop
+  local uv = vim.uv or vim.loop
   local engine = s.engine
   local timer = uv.new_timer()
   local polls = {} -- fd -> luv poll handle
@@ -39,14 +39,30 @@ function M.attach(client)
     sync()
   end
 
+  -- An error on the socket (EBADF when curl already closed it, ...) is not printed: curl finds out
+  -- what it is by reading and writing, and the call gets it as its error value.
   local function on_socket(fd)
     return function(err, events)
-      -- an error on the socket: let curl find out what it is by reading and writing
       local r = err ~= nil or (events or ""):find("r", 1, true) ~= nil
       local w = err ~= nil or (events or ""):find("w", 1, true) ~= nil
       engine:socket_action(fd, r, w)
       turn()
     end
+  end
+
+  -- Watches fd for curl; a socket luv cannot watch is handed back to curl at once instead.
+  local function watch(fd, what)
+    local p = polls[fd]
+    if not p then
+      p = uv.new_socket_poll(fd)
+      if not p then
+        vim.schedule(function() on_socket(fd)("EBADF") end)
+        return
+      end
+      polls[fd] = p
+    end
+    local ok, started = pcall(p.start, p, what, on_socket(fd))
+    if not (ok and started) then vim.schedule(function() on_socket(fd)("EBADF") end) end
   end
 
   local function on_timer()
@@ -65,11 +81,7 @@ function M.attach(client)
           polls[ch.fd] = nil
         end
       else
-        if not p then
-          p = assert(uv.new_socket_poll(ch.fd))
-          polls[ch.fd] = p
-        end
-        p:start(ch.what, on_socket(ch.fd))
+        watch(ch.fd, ch.what)
       end
     end
     local ms = engine:timeout()

@@ -1,11 +1,12 @@
 --- featurebase.openresty: the Featurebase client for OpenResty / nginx + lua-nginx-module, never blocking
 -- the nginx worker.
 --
--- Validation, body building and response decoding are the C core's (the same `featurebase.core` as
--- the blocking client), and so is the request pipeline (`featurebase._run`: decoding, retries). Only
--- the transport differs: a small HTTP/1.1 client on nginx cosockets (`ngx.socket.tcp`), with
--- keep-alive through nginx's connection pool and TLS verified by `sslhandshake`. While it waits
--- for Featurebase, the worker goes on serving every other request.
+-- The client is featurebase.Client itself, every method and helper included; only its transport
+-- differs: a small HTTP/1.1 client on nginx cosockets (`ngx.socket.tcp`), with keep-alive through
+-- nginx's connection pool and TLS verified by `sslhandshake`. Validation, encoding and decoding are
+-- the C core's, the request pipeline is featurebase.client's. While it waits for Featurebase, the
+-- worker goes on serving every other request. The async forms run in light threads
+-- (`ngx.thread.spawn`); `client:run()` waits for them.
 --
 --   local fb = require("featurebase.openresty")
 --   local client = assert(fb.new{ api_key = os.getenv("FEATUREBASE_API_KEY") })
@@ -22,6 +23,7 @@
 -- @module featurebase.openresty
 local featurebase = require("featurebase")
 local core = require("featurebase.core")
+local client_mod = require("featurebase.client")
 
 local ngx = ngx
 local concat, tonumber, setmetatable, type = table.concat, tonumber, setmetatable, type
@@ -29,6 +31,7 @@ local concat, tonumber, setmetatable, type = table.concat, tonumber, setmetatabl
 local M = {
   _VERSION = featurebase._VERSION,
   rules = featurebase.rules,
+  null = featurebase.null,
   is_error = featurebase.is_error,
 }
 
@@ -47,22 +50,6 @@ local NO_COSOCKET = { init = true, init_worker = true, set = true, header_filter
 ---@class featurebase.openresty.Options: featurebase.Options
 ---@field keepalive_timeout? number seconds an idle connection stays in nginx's pool, default 60
 ---@field keepalive_pool? integer idle connections kept per worker for this server, default 32
-local OWN_OPTIONS = {
-  keepalive_timeout = function(v)
-    if type(v) ~= "number" or v ~= v or v <= 0 or v == math.huge then
-      return "must be a number of seconds greater than 0"
-    end
-  end,
-  keepalive_pool = function(v)
-    if type(v) ~= "number" or v < 1 or v > 10000 or v ~= math.floor(v) then
-      return "must be a whole number from 1 to 10000"
-    end
-  end,
-}
-
----@class featurebase.openresty.Client
-local Client = {}
-Client.__index = Client
 
 -- Connection details per client, kept out of the client table so that dumping a client (or a
 -- table holding one) never shows the API key.
@@ -99,38 +86,45 @@ local function parse_url(url)
   }
 end
 
---- Creates a client for use inside nginx. Takes the blocking client's options (same defaults from
--- `FEATUREBASE_API_KEY` / `FEATUREBASE_BASE_URL`: name them in `env` directives) plus
--- `keepalive_timeout` and `keepalive_pool`.
+local COSOCKET_IO -- the transport, below
+
+--- Creates a client for use inside nginx: a featurebase.Client whose calls go through cosockets.
+-- Takes the blocking client's options (same defaults from `FEATUREBASE_API_KEY` /
+-- `FEATUREBASE_BASE_URL`: name them in `env` directives) plus `keepalive_timeout` and `keepalive_pool`.
 ---@param opts? featurebase.openresty.Options
----@return featurebase.openresty.Client|nil client
+---@return featurebase.Client|nil client
 ---@return featurebase.Error|nil err an invalid_request error naming the bad option
 function M.new(opts)
   if opts ~= nil and type(opts) ~= "table" then
     error(("bad argument #1 to 'new' (table expected, got %s)"):format(type(opts)), 2)
   end
-  local own, shared = featurebase._split_options(opts, OWN_OPTIONS, { keepalive_timeout = 60, keepalive_pool = 32 })
-  if not own then return nil, shared end
-  -- The blocking client checks every shared option (one set of rules) and stays available.
-  local blocking, err = featurebase.new(shared)
-  if not blocking then return nil, err end
+  opts = opts or {}
+  local api_key = opts.api_key or env("FEATUREBASE_API_KEY")
+  if api_key == nil and ngx and ngx.config then
+    -- nginx hides the environment from Lua unless told otherwise
+    return nil, setmetatable({ kind = "invalid_request", field = "api_key", message = "api_key is required: pass "
+      .. "api_key, or set FEATUREBASE_API_KEY and add `env FEATUREBASE_API_KEY;` to nginx.conf (nginx hides "
+      .. "environment variables from Lua unless an env directive names them)" }, core.error_mt)
+  end
+  -- The C core checks every shared option (one set of rules), as for the blocking client.
+  local self, own = client_mod.new(opts, COSOCKET_IO, { client = true, openresty = true })
+  if not self then return nil, own end
 
-  local api_key = shared.api_key or env("FEATUREBASE_API_KEY")
-  local base_url = shared.base_url or env("FEATUREBASE_BASE_URL") or DEFAULT_BASE_URL
+  local base_url = opts.base_url or env("FEATUREBASE_BASE_URL") or DEFAULT_BASE_URL
   local u = parse_url(base_url)
   local user_agent = ("featurebase-lua/%s (%s; ngx_lua/%s; cosocket)"):format(featurebase._VERSION,
     jit and jit.version or _VERSION, ngx and ngx.config and ngx.config.ngx_lua_version or "?")
-  u.head = "HTTP/1.1\r\nHost: " .. u.host_header .. "\r\nAuthorization: Bearer " .. api_key
+  u.head = " HTTP/1.1\r\nHost: " .. u.host_header .. "\r\nAuthorization: Bearer " .. api_key
     .. "\r\nContent-Type: application/json\r\nAccept: application/json\r\nFeaturebase-Version: "
-    .. (shared.version or DEFAULT_VERSION) .. "\r\nUser-Agent: " .. user_agent .. "\r\nContent-Length: "
+    .. (opts.version or DEFAULT_VERSION) .. "\r\nUser-Agent: " .. user_agent .. "\r\n"
   u.pool = ("featurebase:%s:%s:%d:%s"):format(u.scheme, u.host, u.port, u.sni or "")
-  u.timeout = shared.timeout or DEFAULT_TIMEOUT
-  u.connect_timeout = math.min(shared.connect_timeout or DEFAULT_CONNECT_TIMEOUT, u.timeout)
+  u.timeout = opts.timeout or DEFAULT_TIMEOUT
+  u.connect_timeout = math.min(opts.connect_timeout or DEFAULT_CONNECT_TIMEOUT, u.timeout)
   u.keepalive_ms = math.floor(own.keepalive_timeout * 1000)
   u.keepalive_pool = own.keepalive_pool
-  u.max_response = shared.max_response_size or core.limits.max_response_size
-
-  local self = setmetatable({ _blocking = blocking, _opts = blocking._opts }, Client)
+  u.max_response = opts.max_response_size or core.limits.max_response_size
+  u.threads = {}
+  u.key = api_key -- only to redact it from what the server sends back
   private[self] = u
   return self
 end
@@ -207,7 +201,6 @@ local function read_response(sock, deadline, max)
 
   local body, err = "", nil
   local te, len = headers["transfer-encoding"], headers["content-length"]
-  -- from here on a failure still reports the final status: a 201 cut short means the server acted
   local conn = (headers["connection"] or ""):lower()
   local keepalive = version == "1.1" and not conn:find("close", 1, true)
     or version == "1.0" and conn:find("keep-alive", 1, true) ~= nil
@@ -266,7 +259,7 @@ end
 -- send or receive failure on a reused socket cannot tell "closed while idle" from "read the
 -- request, then closed": only a request safe to repeat is run again on a fresh connection
 -- (retry_fresh); any other is an ambiguous failure (sent = true), never resent here.
-local function exchange(u, path, body, deadline, safe)
+local function exchange(u, method, path, body, deadline, safe)
   local sock = ngx.socket.tcp()
   ngx.update_time()
   local left = deadline - ngx.now()
@@ -282,7 +275,12 @@ local function exchange(u, path, body, deadline, safe)
   end
   if not budget(sock, deadline) then sock:close() return nil, "timeout", false end
   -- a table is written with one writev, no concatenation of the body
-  ok, err = sock:send({ "POST ", u.prefix, path, " ", u.head, #body, "\r\n\r\n", body })
+  if body then
+    ok, err = sock:send({ method, " ", u.prefix, path, u.head, "Content-Length: ", #body, "\r\n\r\n", body })
+  else
+    local tail = method == "GET" and "\r\n" or "Content-Length: 0\r\n\r\n"
+    ok, err = sock:send({ method, " ", u.prefix, path, u.head, tail })
+  end
   if not ok then
     sock:close()
     -- part of the request may have left: sent, and a fresh try only when repeating is harmless
@@ -297,19 +295,22 @@ local function exchange(u, path, body, deadline, safe)
   return redact_response(res, u.key)
 end
 
--- The transport for featurebase._run. A pooled connection that yields nothing is run again at once
--- on a fresh connection only for a request safe to repeat (see exchange).
-local function perform(self, path, body, timeout, safe)
+-- The transport's perform (see featurebase.client). A pooled connection that yields nothing is run
+-- again at once on a fresh connection only for a request safe to repeat (see exchange).
+local function perform(self, method, path, body, timeout, safe)
   local u = private[self]
   ngx.update_time()
   local deadline = ngx.now() + (timeout or u.timeout)
-  u.key = u.key or u.head:match("\r\nAuthorization: Bearer ([^\r]*)")
-  local res, err, sent, fresh, status = exchange(u, path, body, deadline, safe)
+  local res, err, sent, fresh, status = exchange(u, method, path, body, deadline, safe)
   if not res and fresh then
     local _
-    res, err, sent, _, status = exchange(u, path, body, deadline, safe)
+    res, err, sent, _, status = exchange(u, method, path, body, deadline, safe)
   end
-  if res then return res end
+  if res then
+    local value, derr = core.decode(res)
+    if value ~= nil then return value, res end
+    return nil, derr
+  end
   local e
   if err == TOO_BIG then -- as the C core reports it: never retried, the connection dropped
     e = transport_error("network", u.origin .. u.prefix .. path, ("the response body is larger than "
@@ -330,79 +331,70 @@ local function now()
   return ngx.now()
 end
 
-local COSOCKET_IO = { perform = perform, sleep = function(s) ngx.sleep(s) end, now = now }
-
-local function check_client(self, method)
-  if getmetatable(self) ~= Client then
-    error(("bad argument #1 to '%s' (featurebase.openresty.Client expected, got %s: call it as client:%s(...))")
-      :format(method, type(self), method), 3)
-  end
-  if not self._blocking then error("featurebase: the client is closed", 3) end
+-- Cosockets exist in rewrite, access, content, timer and ngx.thread code only.
+local function check(_, method, level)
   local phase = ngx and ngx.get_phase and ngx.get_phase()
-  if not phase then error("featurebase.openresty: not running inside nginx (use require('featurebase'))", 3) end
+  if not phase then error("featurebase.openresty: not running inside nginx (use require('featurebase'))", level + 1) end
   if NO_COSOCKET[phase] then
-    error(("featurebase.openresty: nginx has no cosockets in the %s phase: run the call in "
-      .. "ngx.timer.at(0, fn), or use client:blocking() where stalling the worker is acceptable"):format(phase), 3)
+    error(("featurebase.openresty: nginx has no cosockets in the %s phase: run %s in ngx.timer.at(0, fn), or "
+      .. "use client:blocking() where stalling the worker is acceptable"):format(phase, method), level + 1)
   end
 end
 
---- Opens a conversation: `POST /v2/conversations`. Same arguments and results as the blocking
--- `featurebase.Client:create_conversation`; yields to nginx while waiting.
----@param params featurebase.CreateParams
----@param opts? featurebase.CallOptions per-call overrides
----@return table|nil conversation
----@return featurebase.Error|nil err
----@return featurebase.Response|nil response
-function Client:create_conversation(params, opts)
-  check_client(self, "create_conversation")
-  featurebase._check_arg(params, "table", 1, "create_conversation")
-  local o, oerr = featurebase._call_options(self, opts, "create_conversation", 2)
-  if not o then return nil, oerr, nil end
-  local path, body = featurebase._encode_create(params, o.max_request_size) -- createdAt may be a Lua time
-  if not path then return nil, body, nil end
-  return featurebase._run(self, path, body, o, COSOCKET_IO)
-end
-
---- Replies to a conversation, or leaves an internal note: `POST /v2/conversations/{id}/reply`.
--- Same arguments and results as the blocking `featurebase.Client:reply`; yields to nginx while waiting.
----@param conversation_id string
----@param params featurebase.ReplyParams
----@param opts? featurebase.CallOptions per-call overrides
----@return table|nil part
----@return featurebase.Error|nil err
----@return featurebase.Response|nil response
-function Client:reply(conversation_id, params, opts)
-  check_client(self, "reply")
-  featurebase._check_arg(params, "table", 2, "reply")
-  local o, oerr = featurebase._call_options(self, opts, "reply", 3)
-  if not o then return nil, oerr, nil end
-  local path, body = core.encode_reply(conversation_id, params, o.max_request_size)
-  if not path then return nil, body, nil end
-  return featurebase._run(self, path, body, o, COSOCKET_IO)
-end
-
---- The blocking libcurl client with the same options, for init_by_lua and scripts. Inside a request
--- handler or timer it stalls the whole worker for as long as Featurebase takes: do not use it there.
----@return featurebase.Client
-function Client:blocking()
-  if getmetatable(self) ~= Client then check_client(self, "blocking") end
-  if not self._blocking then error("featurebase: the client is closed", 2) end
-  return self._blocking
-end
-
---- Releases the blocking client's curl handle; pooled connections stay in nginx's pool. Safe to call twice.
-function Client:close()
-  if getmetatable(self) ~= Client then check_client(self, "close") end
-  if self._blocking then self._blocking:close() end
-  self._blocking = nil
-  private[self] = nil
-end
-
-function Client:__tostring()
+-- The async forms: each call in a light thread of the current request (or timer).
+local function submit(self, callback, req, o)
   local u = private[self]
-  return u and ("featurebase.openresty.Client (%s%s)"):format(u.origin, u.prefix)
-    or "featurebase.openresty.Client (closed)"
+  check(self, "an async call", 3)
+  local co = ngx.thread.spawn(function()
+    if not req then return callback(nil, o) end
+    local value, err, info = client_mod.run(self, req, o, COSOCKET_IO)
+    return callback(value, err, info)
+  end)
+  u.threads[#u.threads + 1] = co
 end
 
-M.Client = Client
+-- Waits for every light thread the async forms started; re-raises the first callback error.
+local function run(self)
+  local u = private[self]
+  local failure
+  while #u.threads > 0 do
+    local co = table.remove(u.threads, 1)
+    local ok, err = ngx.thread.wait(co)
+    if not ok and failure == nil then failure = err end
+  end
+  if failure ~= nil then error(failure, 0) end
+end
+
+local function map_async(self, calls, opts, callback)
+  client_mod.check_arg(calls, "table", 1, "map_async", 3)
+  local limit = client_mod.concurrency(opts, "map_async", 3)
+  local prepared = {}
+  for i = 1, #calls do prepared[i] = { client_mod.prepare_spec(self, calls[i], i, "map_async", 4) } end
+  local n, started, finished, results = #prepared, 0, 0, {}
+  local function launch()
+    started = started + 1
+    local i = started
+    submit(self, function(value, err, info)
+      results[i] = { value = value, err = err, response = info }
+      finished = finished + 1
+      if started < n then launch() end
+      if finished == n then callback(results) end
+    end, prepared[i][1], prepared[i][2])
+  end
+  if n == 0 then return callback(results) end
+  for _ = 1, math.min(limit, n) do launch() end
+end
+
+local function map(self, calls, opts)
+  local out
+  map_async(self, calls, opts, function(results) out = results end)
+  while out == nil and #private[self].threads > 0 do run(self) end
+  return out
+end
+
+COSOCKET_IO = { perform = perform, sleep = function(s) ngx.sleep(s) end, now = now, check = check,
+  submit = submit, run = run, map = map, map_async = map_async,
+  close = function(self) private[self] = nil end }
+
+M.Client = client_mod.Client
 return M

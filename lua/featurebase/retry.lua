@@ -93,11 +93,13 @@ end
 ---@param opts {max_retries: integer, retry_unsafe: boolean, max_retry_wait: number, safe: boolean|nil}
 ---@param now number current Unix time, seconds (for HTTP-date Retry-After)
 ---@param random? fun(): number in [0, 1), for jitter
+---@param safe? boolean the request may be repeated without harm (else opts.safe)
 ---@return number|nil delay
 ---@return string|nil why not
-function M.delay(err, attempt, opts, now, random)
+function M.delay(err, attempt, opts, now, random, safe)
+  if safe == nil then safe = opts.safe end
   if attempt > opts.max_retries then return nil, "retries exhausted" end
-  if not M.retryable(err, opts.retry_unsafe, opts.safe) then return nil, "not retryable" end
+  if not M.retryable(err, opts.retry_unsafe, safe) then return nil, "not retryable" end
   local wait
   if err.kind == "http" and (err.status == 429 or err.status == 503) and err.headers then
     wait = M.parse_retry_after(err.headers["retry-after"], now)

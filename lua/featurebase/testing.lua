@@ -4,9 +4,14 @@
 --
 --   local testing = require("featurebase.testing")
 --   local srv = testing.start{ api_key = "sk_test_123" }
+--   srv:seed{ conversations = 250, contacts = { { userId = "u1", email = "a@example.com" } } }
+--   srv:script{ { match = "GET /v2/conversations", skip = 1, modes = "status=503" } }  -- 2nd list page fails
 --   -- point the client at srv.url ... then:
 --   for _, r in ipairs(srv:requests()) do print(r.method, r.path, r.json and r.json.bodyMarkdown) end
 --   srv:stop()
+--
+-- The server knows every conversations and contacts endpoint (see the header of
+-- featurebase/testing/server.lua for the endpoints, the test-only /__fb/ endpoints and the modes).
 --
 -- The nginx started here watches the calling process and exits by itself when it is gone.
 
@@ -137,6 +142,7 @@ local function write_conf(dir, o)
     o.root and "user root;" or "",
     'pid "' .. dir .. '/nginx.pid";',
     'error_log "' .. dir .. '/error.log" warn;',
+    o.main or "",
     "load_module " .. NGINX_MODULES .. "ndk_http_module.so;",
     "load_module " .. NGINX_MODULES .. "ngx_http_lua_module.so;",
     "events { worker_connections 4096; }",
@@ -156,7 +162,9 @@ local function write_conf(dir, o)
     "  keepalive_requests 1000000;",
     "  init_by_lua_block {",
     '    require("featurebase.testing.server").configure({ api_key_hex = "' .. key_hex .. '", record = '
-      .. tostring(o.record) .. ", watch_pid = " .. tostring(o.watch_pid or "nil") .. ', prefix = "' .. dir .. '" })',
+      .. tostring(o.record) .. ", watch_pid = " .. tostring(o.watch_pid or "nil") .. ', prefix = "' .. dir .. '"'
+      .. ", rate_limit = " .. tostring(o.rate_limit or "nil") .. ", rate_window = " .. tostring(o.rate_window or "nil")
+      .. " })",
     "  }",
     '  init_worker_by_lua_block { require("featurebase.testing.server").init_worker() }',
     o.http or "",
@@ -202,9 +210,14 @@ end
 ---@field watch boolean|nil   stop nginx when this Lua process exits (default true)
 ---@field timeout number|nil  seconds to wait for nginx to answer (default 5)
 ---@field cpath string|nil    prepended to lua_package_cpath, e.g. "/abs/build/luajit/?.so"
+---@field main string|nil     extra directives for the main context (e.g. `env NAME;`)
 ---@field http string|nil     extra directives for the http block (e.g. lua_ssl_trusted_certificate)
 ---@field server string|nil   extra directives for the server block, e.g. your own `location`s
 ---                           beside the fake API: an app under test served by the same nginx
+---@field rate_limit integer|nil enforce this many API requests per window: over it, 429 rate_limit_error
+---                           (default: X-RateLimit-* headers count 2000 per minute but nothing is refused)
+---@field rate_window number|nil  seconds per rate-limit window (default 60); X-RateLimit-Reset is its end
+---                           in epoch seconds
 
 --- Start a fake Featurebase server. Raises with the tail of nginx's error log if it does not come up.
 ---@param opts featurebase.testing.Options|nil
@@ -218,10 +231,15 @@ function M.start(opts)
     shm = opts.shm or "64m",
     root = capture("id -u") == "0",
     watch_pid = opts.watch ~= false and own_pid() or nil,
-    cpath = opts.cpath, http = opts.http, server = opts.server,
+    cpath = opts.cpath, main = opts.main, http = opts.http, server = opts.server,
+    rate_limit = opts.rate_limit, rate_window = opts.rate_window,
   }
   assert(type(o.api_key) == "string" and o.api_key ~= "",
     "featurebase.testing.start: api_key must be a non-empty string")
+  assert(o.rate_limit == nil or (type(o.rate_limit) == "number" and o.rate_limit >= 0 and o.rate_limit % 1 == 0),
+    "featurebase.testing.start: rate_limit must be a non-negative integer")
+  assert(o.rate_window == nil or (type(o.rate_window) == "number" and o.rate_window > 0),
+    "featurebase.testing.start: rate_window must be a positive number of seconds")
   local nginx = opts.nginx or os.getenv("FEATUREBASE_NGINX") or "/usr/sbin/nginx"
   math.randomseed(os.time() + math.floor(os.clock() * 1e6))
 
@@ -262,20 +280,56 @@ function Server:requests()
   return list
 end
 
---- Forget conversations, recorded requests and queued test modes.
+--- Forget conversations, contacts, seeds, recorded requests, queued test modes and rate counters.
+--- Cursors handed out before the reset answer 400 invalid_cursor afterwards.
 function Server:reset()
   local status = http(self.port, "POST", "/__fb/reset")
   if status ~= 200 then error("featurebase.testing: POST /__fb/reset failed", 2) end
 end
 
---- Queue X-Fb-Test modes (e.g. {"status=503", "delay=100,close"}): each later API request without an
---- X-Fb-Test header takes the next one. Lets clients that can't add headers meet failures.
----@param modes string[]
-function Server:script(modes)
-  local body = json.encode(modes)
+---@class featurebase.testing.ScriptEntry
+---@field match string    "METHOD /path" where "*" stands for one path segment, e.g. "GET /v2/conversations/*";
+---                       the method may be "*" or left out
+---@field modes string    X-Fb-Test modes for the matching request ("" answers normally)
+---@field skip integer|nil let this many matching requests pass first
+
+--- Queue X-Fb-Test modes for later API requests that carry no X-Fb-Test header nor /__fb/mode/ prefix,
+--- in order. A string (e.g. "status=503" or "delay=100,close") is taken by the next such request; a table
+--- {match = "GET /v2/conversations", modes = "status=503", skip = 1} by the next one that matches (here: the
+--- second list page fails). Lets clients that can't add headers meet failures.
+---@param entries (string|featurebase.testing.ScriptEntry)[]
+function Server:script(entries)
+  local body = json.encode(entries)
   if not body or http(self.port, "POST", "/__fb/script", body) ~= 200 then
     error("featurebase.testing: POST /__fb/script failed", 2)
   end
+end
+
+---@class featurebase.testing.Seed
+---@field conversations integer|table[]|nil how many default conversations, or Conversation tables: any fields
+---                       (missing ones get defaults; `id` 1-16 letters and digits, else the next number; `tags`
+---                       tag ids or {id, name}; `participants` contact ids or {type, id}; `conversationParts`
+---                       parts, partType defaulting to user_msg)
+---@field contacts integer|table[]|nil how many default customers (seed<n>@example.com, userId seed_user_<n>),
+---                       or Contact tables (`type` customer|lead, `id` 24 hex, else derived from userId or email)
+---@field tags (string|{id:string, name:string})[]|nil known tags; once any are seeded, others are 404
+---@field admins string[]|nil known admin ids; once any are seeded, others give 403 / 404 admin_not_found
+---@field teams string[]|nil  known team ids; once any are seeded, others give 404 team_not_found
+
+--- Store conversations, contacts, tags, admins and teams directly (no API request is recorded).
+--- Seeded items come after those already stored, in the order given.
+---@param data featurebase.testing.Seed
+---@return {conversations:string[], contacts:string[]} ids the items got, in order
+function Server:seed(data)
+  local body = json.encode(data)
+  local status, out = http(self.port, "POST", "/__fb/seed", body or "")
+  local ids = status == 200 and json.decode(out)
+  if type(ids) ~= "table" then
+    local e = json.decode(out or "")
+    error("featurebase.testing: POST /__fb/seed failed: "
+      .. tostring(type(e) == "table" and e.error and e.error.message or status or out), 2)
+  end
+  return ids
 end
 
 --- The stored conversation (with all its parts) as the server sees it, or nil if unknown.
@@ -284,6 +338,31 @@ end
 function Server:conversation(id)
   local status, body = http(self.port, "GET", "/__fb/conversations/" .. tostring(id))
   return status == 200 and json.decode(body) or nil
+end
+
+--- The stored contact as the server sees it, or nil if unknown.
+---@param id string
+---@return table|nil
+function Server:contact(id)
+  local status, body = http(self.port, "GET", "/__fb/contacts/" .. tostring(id))
+  return status == 200 and json.decode(body) or nil
+end
+
+---@class featurebase.testing.RateReport
+---@field limit integer       requests per window
+---@field window number       seconds per window
+---@field enforced boolean    true when started with rate_limit
+---@field requests integer    API requests counted since start or reset
+---@field limited integer     429 answers given because a window was spent
+---@field windows integer     windows that saw at least one API request
+
+--- What the rate limiter counted since start or the last reset.
+---@return featurebase.testing.RateReport
+function Server:rate()
+  local status, body = http(self.port, "GET", "/__fb/rate")
+  local t = status == 200 and json.decode(body)
+  if type(t) ~= "table" then error("featurebase.testing: GET /__fb/rate failed: " .. tostring(status or body), 2) end
+  return t
 end
 
 --- Stop nginx (QUIT, then KILL after 3 s) and remove the temp dir. Idempotent.

@@ -1,31 +1,75 @@
 --- Fake Featurebase API server: the request handler that runs inside nginx (lua-nginx-module, LuaJIT).
--- Started and configured by featurebase.testing; not meant to be required from plain Lua.
+-- Started and configured by featurebase.testing; not meant to be required from plain Lua. The resources
+-- live in featurebase.testing.conversations and featurebase.testing.contacts, shared pieces in
+-- featurebase.testing.common.
 --
--- API (as in the Featurebase docs, validated independently of the C client):
---   POST /v2/conversations              -> 201 conversation
---   POST /v2/conversations/{id}/reply   -> 201 conversation_part (404 if the conversation is unknown)
---   other paths 404, other methods 405; errors use {"error":{"type","code","message","param"?,"status"}}.
---   Field paths in `param` are dotted with 1-based indexes, e.g. "recipients.to.emails[2]".
---   X-RateLimit-* headers count API requests per minute but are never enforced: use X-Fb-Test for 429s.
+-- API (as in the Featurebase docs, validated independently of the C client; state kept in memory
+-- across calls until /__fb/reset):
+--   POST   /v2/conversations                        -> 201 Conversation (with conversationParts)
+--   GET    /v2/conversations?limit&cursor&tagIds=a,b -> 200 {object:"list", data, nextCursor|null}; items
+--                                                      without conversationParts; tagIds: all must match
+--   GET    /v2/conversations/{id}                   -> 200 Conversation with conversationParts (last 500)
+--   PATCH  /v2/conversations/{id}                   -> 200 Conversation (state, snoozedUntil, adminAssigneeId,
+--                                                      teamAssigneeId, title, customAttributes, markAsRead)
+--   DELETE /v2/conversations/{id}                   -> 200 {id, object:"conversation", deleted:true}
+--   POST   /v2/conversations/{id}/reply             -> 201 ConversationPart
+--   POST   /v2/conversations/{id}/participants      -> 200 Conversation ({participant:{id|userId|email}})
+--   DELETE /v2/conversations/{id}/participants      -> 200 Conversation (JSON body {id}; 400 for the last one)
+--   POST   /v2/conversations/redact                 -> 200 Conversation with parts; the part gets bodyHtml "",
+--                                                      bodyMarkdown "", redacted true (user/admin/email/bot_msg)
+--   POST   /v2/conversations/{id}/tags              -> 200 {type:"tag", id, name, appliedAt, appliedBy}
+--   DELETE /v2/conversations/{id}/tags/{tagId}      -> 200 {type:"tag", id, name, removedAt, removedBy}
+--   GET    /v2/contacts?limit&cursor&contactType    -> 200 list; contactType customer (default) | lead | all
+--   POST   /v2/contacts                             -> 201 created | 200 updated Contact (userId wins over email)
+--   GET    /v2/contacts/{id}, DELETE likewise       -> 200 Contact | {id, object:"contact", deleted:true}
+--   GET    /v2/contacts/by-user-id/{userId}, DELETE -> the same for customers, userId percent-decoded
+-- Lists keep insertion order; limit is 1-100 (default 10); cursors are opaque, signed, tied to the list's
+-- filter and to the state since the last reset: a tampered or stale one answers 400 invalid_cursor.
+-- Ids: conversations and parts 1-16 letters and digits (new ones "1", "2", ...), everything else 24-hex
+-- ObjectIds. Part ids count 1, 2, ... within their conversation. actingAdminId, adminAssigneeId,
+-- teamAssigneeId and tagId are checked against the seeded admins, teams and tags once any are seeded
+-- (403 forbidden, 404 admin_not_found / team_not_found / resource_not_found); otherwise any ObjectId goes.
+-- Errors: {"error":{"type","code","message","param"?,"status"}}; bad input is 400 (invalid_parameter,
+-- missing_parameter, invalid_id, invalid_cursor, invalid_request) with `param` naming the field, dotted
+-- with 1-based indexes, e.g. "recipients.to.emails[2]". Unknown fields and query parameters are refused.
+-- Unknown paths 404 resource_not_found, other methods 405 (with Allow), non-JSON bodies 415.
+-- X-RateLimit-Limit/Remaining/Reset (Reset in epoch seconds) on every answer; API requests count per
+-- window. Enforced only when started with rate_limit (then 429 rate_limit_error once a window is spent).
 --
 -- Test-only endpoints (never rate counted nor recorded):
 --   GET  /__fb/health                 -> 200 {"ok":true}
 --   GET  /__fb/requests               -> JSON array of recorded API requests, oldest first (last 10000):
 --                                        {id, time, method, path, query?, headers{lowercased}, body}
---   POST /__fb/reset                  -> forget conversations, recorded requests, queued modes, rate counter
---   POST /__fb/script                 -> body: JSON array of X-Fb-Test values, one used per later API
---                                        request that has no X-Fb-Test header (for clients that can't add headers)
+--   POST /__fb/reset                  -> forget conversations, contacts, seeds, recorded requests, queued
+--                                        modes, rate counters; cursors handed out before stop working
+--   POST /__fb/script                 -> body: JSON array; each entry is used by one later API request that
+--                                        has no X-Fb-Test header nor /__fb/mode/ prefix, in order: a string
+--                                        of modes applies to the next such request; {"match":"GET /v2/
+--                                        conversations/*","modes":"...","skip":n} to the next request that
+--                                        matches, after letting n matching ones pass ("*" is one path segment;
+--                                        the method may be "*" or left out)
+--   POST /__fb/seed                   -> body {conversations = n | [Conversation...], contacts = n | [Contact...],
+--                                        tags = [{id, name} | id...], admins = [id...], teams = [id...]}:
+--                                        stores them (missing fields get defaults) -> {conversations:[ids],
+--                                        contacts:[ids]}
 --   GET  /__fb/conversations/{id}     -> stored conversation with all its parts
+--   GET  /__fb/contacts/{id}          -> stored contact
+--   GET  /__fb/rate                   -> {limit, window, enforced, requests, limited (429s answered),
+--                                        windows (windows that saw a request)}
 --
--- Misbehaviour switch: request header `X-Fb-Test: <mode>[,<mode>...]` (only this fake honours it), or
--- the same list in a path prefix, `/__fb/mode/<mode>[,<mode>...]/v2/...`, for a client's base_url:
+-- Misbehaviour switch: request header `X-Fb-Test: <mode>[,<mode>...]` (only this fake honours it), the
+-- same list in a path prefix, `/__fb/mode/<mode>[,<mode>...]/v2/...`, for a client's base_url, or a
+-- /__fb/script entry (which can target one endpoint):
 --   delay=<ms>        sleep, then go on (combine with any mode below, or answer normally)
 --   hang              never answer (until the client gives up; at most 60 s, then close)
 --   close             close the connection without answering (ngx.exit(444))
 --   status=<code>     answer <code> with a Featurebase error body
 --   429               same as status=429 (type rate_limit_error, X-RateLimit-Remaining: 0)
+--   flat              error answers (simulated or real) use the flat shapes seen from real servers:
+--                     401 {"success":false,"message":"Invalid API Key"}, 400 {"code":400,"message":
+--                     "Validation error: ..."}, others {"message":"..."}
 --   retry-after=<s>   add `Retry-After: <s>` to the error answer; `date+<s>`: as an HTTP date <s> s ahead
---   reset=<s>         X-RateLimit-Reset <s> seconds from now (instead of the next minute)
+--   reset=<s>         X-RateLimit-Reset <s> seconds from now (instead of the window's end)
 --   malformed         201 with a truncated, invalid JSON body
 --   html              502 with a text/html proxy error page
 --   empty             201 with an empty body
@@ -36,33 +80,39 @@
 --   chunked           no Content-Length: HTTP/1.1 chunked transfer (with big: the size is unknown up front)
 --   ctype=<type>      this Content-Type instead, e.g. ctype=text/plain on a normal 201 JSON answer
 --                     (in a base_url prefix write the slash as %2F: /__fb/mode/ctype=text%2Fplain/v2/...)
--- Modes combine, e.g. `status=503,trickle=200` or `429,retry-after=date+1`.
+-- Modes combine, e.g. `status=503,trickle=200`, `429,retry-after=date+1` or `status=400,flat`.
 -- An unknown mode answers 400 code "invalid_test_mode" so typos don't pass silently.
--- The request is recorded before the switch applies, so retries can be counted.
+-- The request is recorded before the switch applies, so retries can be counted. State changes made by
+-- several workers at once are not serialised: tests that need exact state use one worker (the default).
 
 local cjson = require("cjson.safe")
+local C = require("featurebase.testing.common")
+local conversations = require("featurebase.testing.conversations")
+local contacts = require("featurebase.testing.contacts")
 local ngx = ngx
 
 local M = {}
 
-local RATE_LIMIT = 2000
 local LOG_CAP = 10000
 local MIN_VERSION = "2026-01-01"
 
-local cfg = { api_key = nil, record = true }
-local dict = ngx.shared.fb          -- state: flushed by /__fb/reset
-local ids = ngx.shared.fb_ids       -- request-id counter: survives resets so ids stay unique
-local null = cjson.null
+local cfg = { api_key = nil, record = true, rate_limit = 2000, rate_window = 60, enforce = false }
+local dict, ids = C.dict, C.ids
+local err_body = C.err_body
 local encode = cjson.encode
 local concat, tostring, type, pairs, ipairs = table.concat, tostring, type, pairs, ipairs
 
----@param c {api_key_hex:string, record:boolean, watch_pid:integer|nil, prefix:string}
+---@param c {api_key_hex:string, record:boolean, watch_pid:integer|nil, prefix:string, rate_limit:integer|nil,
+---  rate_window:number|nil}
 function M.configure(c)
   -- the key arrives hex-encoded so no quoting in nginx.conf can break it
   cfg.api_key = c.api_key_hex:gsub("%x%x", function(h) return string.char(tonumber(h, 16)) end)
   cfg.record = c.record ~= false
   cfg.watch_pid = c.watch_pid
   cfg.prefix = c.prefix
+  cfg.enforce = c.rate_limit ~= nil
+  cfg.rate_limit = c.rate_limit or 2000
+  cfg.rate_window = c.rate_window or 60
 end
 
 --- Watchdog: when the Lua process that started us is gone, remove the temp dir and stop nginx,
@@ -81,29 +131,21 @@ function M.init_worker()
   end)
 end
 
--- helpers -----------------------------------------------------------------------------------------
+-- answers -----------------------------------------------------------------------------------------
 
-local function now_iso()
-  local t = ngx.now()
-  local sec = math.floor(t)
-  local ms = math.min(999, math.floor((t - sec) * 1000 + 0.5))
-  return os.date("!%Y-%m-%dT%H:%M:%S", sec) .. string.format(".%03dZ", ms)
+-- codes of the simulated errors (status=<code>)
+local ERR_CODE = { [400] = "bad_request", [401] = "invalid_api_key", [403] = "forbidden",
+  [404] = "resource_not_found", [409] = "conflict", [422] = "validation_error", [429] = "rate_limit_exceeded",
+  [500] = "internal_error", [502] = "bad_gateway", [503] = "service_unavailable", [504] = "gateway_timeout" }
+
+-- the flat mode rewrites every error body on its way out
+local function shaped(status, body)
+  if ngx.ctx.fb_flat and status >= 400 then return C.flatten(status, body) end
+  return body
 end
-
--- key order fixed so error bodies read like the docs
-local function err_body(status, etype, code, message, param)
-  local s = '{"error":{"type":' .. encode(etype) .. ',"code":' .. encode(code) .. ',"message":' .. encode(message)
-  if param then s = s .. ',"param":' .. encode(param) end
-  return s .. ',"status":' .. status .. '}}'
-end
-
-local ERR_TYPE = { [400] = "invalid_request_error", [401] = "authentication_error", [403] = "permission_error",
-  [404] = "not_found_error", [409] = "conflict_error", [422] = "invalid_request_error", [429] = "rate_limit_error" }
-local ERR_CODE = { [400] = "bad_request", [401] = "invalid_api_key", [403] = "forbidden", [404] = "not_found",
-  [409] = "conflict", [422] = "validation_error", [429] = "rate_limit_exceeded", [500] = "internal_error",
-  [502] = "bad_gateway", [503] = "service_unavailable", [504] = "gateway_timeout" }
 
 local function send(status, body, ctype, extra)
+  body = shaped(status, body)
   ngx.status = status
   local h = ngx.header
   h["Content-Type"] = ctype or "application/json"
@@ -112,335 +154,99 @@ local function send(status, body, ctype, extra)
   ngx.print(body)
 end
 
-local function invalid(message, param)
-  return 422, err_body(422, "invalid_request_error", "validation_error", message, param)
-end
+-- routes ------------------------------------------------------------------------------------------
+-- Each route: a path pattern, the names of its captures (percent-decoded) and a handler per method.
+-- `query` lists the query parameters a handler takes; conversation routes check their {id}.
 
-local function utf8_len(s)
-  return #s - select(2, s:gsub("[\128-\191]", ""))  -- continuation bytes don't start a character
-end
+local ROUTES = {
+  { "^/v2/conversations$", {}, { GET = { conversations.list, query = { limit = true, cursor = true,
+    tagIds = true } }, POST = { conversations.create } } },
+  { "^/v2/conversations/redact$", {}, { POST = { conversations.redact } } },
+  { "^/v2/conversations/([^/]+)$", { "id" }, { GET = { conversations.get }, PATCH = { conversations.update },
+    DELETE = { conversations.delete } }, conversation = true },
+  { "^/v2/conversations/([^/]+)/reply$", { "id" }, { POST = { conversations.reply } }, conversation = true },
+  { "^/v2/conversations/([^/]+)/participants$", { "id" }, { POST = { conversations.add_participant },
+    DELETE = { conversations.remove_participant } }, conversation = true },
+  { "^/v2/conversations/([^/]+)/tags$", { "id" }, { POST = { conversations.add_tag } }, conversation = true },
+  { "^/v2/conversations/([^/]+)/tags/([^/]+)$", { "id", "tag_id" }, { DELETE = { conversations.remove_tag } },
+    conversation = true },
+  { "^/v2/contacts$", {}, { GET = { contacts.list, query = { limit = true, cursor = true, contactType = true } },
+    POST = { contacts.upsert } } },
+  { "^/v2/contacts/by%-user%-id/([^/]+)$", { "user_id" }, { GET = { contacts.get_by_user_id },
+    DELETE = { contacts.delete_by_user_id } } },
+  { "^/v2/contacts/([^/]+)$", { "id" }, { GET = { contacts.get }, DELETE = { contacts.delete } } },
+}
 
--- at most n bytes, never ending inside a multi-byte character
-local function utf8_cut(s, n)
-  if #s <= n then return s end
-  while n > 0 and s:byte(n + 1) >= 128 and s:byte(n + 1) < 192 do n = n - 1 end
-  return s:sub(1, n)
-end
-
-local function is_hex24(s)
-  return type(s) == "string" and #s == 24 and s:find("^%x+$") ~= nil
-end
-
--- cjson gives {} for both [] and {}: an object has only string keys, an array only 1..n
-local function is_object(t)
-  if type(t) ~= "table" then return false end
-  for k in pairs(t) do if type(k) ~= "string" then return false end end
-  return true
-end
-
-local function is_array(t)
-  if type(t) ~= "table" then return false end
-  local n = 0
-  for _ in pairs(t) do n = n + 1 end
-  return n == #t
-end
-
-local function is_iso8601(s)
-  if type(s) ~= "string" then return false end
-  local mo, d, rest = s:match("^%d%d%d%d%-(%d%d)%-(%d%d)(.*)$")
-  mo, d = tonumber(mo), tonumber(d)
-  if not mo or mo < 1 or mo > 12 or d < 1 or d > 31 then return false end
-  if rest == "" then return true end
-  local h, mi, tail = rest:match("^T(%d%d):(%d%d)(.*)$")
-  if not h or tonumber(h) > 23 or tonumber(mi) > 59 then return false end
-  local sec, t2 = tail:match("^:(%d%d)(.*)$")
-  if sec then
-    if tonumber(sec) > 60 then return false end
-    tail = t2:match("^[.,]%d+(.*)$") or t2
-  end
-  return tail == "" or tail == "Z" or tail:find("^[+-]%d%d:?%d%d$") ~= nil
-end
-
-local function is_email(s)
-  return type(s) == "string" and s:find("^[^%s@]+@[^%s@]+%.[^%s@]+$") ~= nil
-end
-
-local HTML_ESC = { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;", ["'"] = "&#39;" }
-
--- paragraphs on blank lines, <br> on single newlines: enough to look like the real bodyHtml
-local function to_html(md)
-  local out = {}
-  for para in (md:gsub("\r\n", "\n") .. "\n\n"):gmatch("(.-)\n%s*\n") do
-    para = para:match("^%s*(.-)%s*$")
-    if para ~= "" then out[#out + 1] = "<p>" .. para:gsub("[&<>\"']", HTML_ESC):gsub("\n", "<br>") .. "</p>" end
-  end
-  return concat(out)
-end
-
--- stable fake ObjectId for contacts known only by email or userId
-local function derived_id(s)
-  return ngx.md5(s):sub(1, 24)
-end
-
--- validation (the docs' rules, written here on purpose apart from the C client) --------------------
-
-local function check_keys(b, allowed)
-  for k in pairs(b) do
-    if not allowed[k] then return invalid("Unknown field '" .. tostring(k) .. "'", tostring(k)) end
-  end
-end
-
-local function check_body_markdown(v)
-  if v == nil then return invalid("bodyMarkdown is required", "bodyMarkdown") end
-  if type(v) ~= "string" then return invalid("bodyMarkdown must be a string", "bodyMarkdown") end
-  if v == "" then return invalid("bodyMarkdown must not be empty", "bodyMarkdown") end
-end
-
-local function check_list(r, p, key, ok, what)
-  local list = r[key]
-  if list == nil then return 0 end
-  if not is_array(list) then return nil, invalid(p .. "." .. key .. " must be an array of strings", p .. "." .. key) end
-  for i, v in ipairs(list) do
-    if not ok(v) then
-      return nil, invalid(p .. "." .. key .. "[" .. i .. "] must be " .. what, p .. "." .. key .. "[" .. i .. "]")
+local function route(path)
+  for _, rt in ipairs(ROUTES) do
+    local caps = { path:match(rt[1]) }
+    if caps[1] then
+      local r = {}
+      for i, name in ipairs(rt[2]) do r[name] = ngx.unescape_uri(caps[i]) end
+      return rt, r
     end
   end
-  return #list
 end
 
-local function check_recipients(r, p, need_one)
-  if not is_object(r) then return invalid(p .. " must be an object with emails and/or ids", p) end
-  local ne, s, b = check_list(r, p, "emails", is_email, "a valid email address")
-  if not ne then return s, b end
-  local ni
-  ni, s, b = check_list(r, p, "ids", is_hex24, "a 24-character hex ObjectId")
-  if not ni then return s, b end
-  if need_one and ne + ni == 0 then return invalid(p .. " needs at least one email or id", p) end
+local function allow(methods)
+  local list = {}
+  for m in pairs(methods) do list[#list + 1] = m end
+  table.sort(list)
+  return concat(list, ", ")
 end
 
-local CREATE_KEYS = { bodyMarkdown = true, from = true, channel = true, createdAt = true, recipients = true,
-  subject = true }
-
-local function validate_create(b)
-  local s, e = check_keys(b, CREATE_KEYS)
-  if s then return s, e end
-  s, e = check_body_markdown(b.bodyMarkdown)
-  if s then return s, e end
-  local from = b.from
-  if from == nil then return invalid("from is required", "from") end
-  if not is_object(from) then return invalid("from must be an object", "from") end
-  if from.type == nil then return invalid("from.type is required", "from.type") end
-  if from.type ~= "contact" and from.type ~= "admin" then
-    return invalid('from.type must be "contact" or "admin"', "from.type")
+-- the JSON object a POST, PATCH or DELETE carries (an empty DELETE body counts as {}), or nil and the error
+local function json_body(method, headers, body)
+  if method == "DELETE" and body == "" then return {} end
+  local ctype = headers["content-type"]
+  if type(ctype) ~= "string" or not (ctype:lower() .. ";"):find("^application/json%s*;") then
+    return nil, 415, err_body(415, "unsupported_media_type", "Content-Type must be application/json")
   end
-  if from.id == nil then return invalid("from.id is required", "from.id") end
-  if not is_hex24(from.id) then return invalid("from.id must be a 24-character hex ObjectId", "from.id") end
-  if b.channel ~= nil and b.channel ~= "desktop" and b.channel ~= "email" then
-    return invalid('channel must be "desktop" or "email"', "channel")
+  local b, derr = cjson.decode(body)
+  if type(b) ~= "table" or not body:find("^%s*{") then
+    return nil, 400, err_body(400, "invalid_json",
+      derr and ("Malformed JSON body: " .. derr) or "Request body must be a JSON object")
   end
-  if b.createdAt ~= nil and not is_iso8601(b.createdAt) then
-    return invalid("createdAt must be an ISO 8601 timestamp", "createdAt")
-  end
-  if b.subject ~= nil then
-    if type(b.subject) ~= "string" then return invalid("subject must be a string", "subject") end
-    if utf8_len(b.subject) > 500 then return invalid("subject must be at most 500 characters", "subject") end
-  end
-  local r = b.recipients
-  if from.type == "contact" then
-    if r ~= nil then return invalid('recipients is only allowed when from.type is "admin"', "recipients") end
-    return
-  end
-  if r == nil then return invalid('recipients is required when from.type is "admin"', "recipients") end
-  if not is_object(r) then return invalid("recipients must be an object", "recipients") end
-  if r.to == nil then return invalid("recipients.to is required", "recipients.to") end
-  s, e = check_recipients(r.to, "recipients.to", true)
-  if s then return s, e end
-  for _, k in ipairs({ "cc", "bcc" }) do
-    if r[k] ~= nil then
-      s, e = check_recipients(r[k], "recipients." .. k, false)
-      if s then return s, e end
-    end
-  end
-  if b.channel == "email" and b.subject == nil then
-    return invalid('subject is required when channel is "email" and from.type is "admin"', "subject")
-  end
+  return b
 end
-
-local REPLY_KEYS = { type = true, id = true, userId = true, bodyMarkdown = true, messageType = true,
-  skipNotifications = true }
-
-local function validate_reply(b)
-  local s, e = check_keys(b, REPLY_KEYS)
-  if s then return s, e end
-  if b.type == nil then return invalid("type is required", "type") end
-  if b.type ~= "contact" and b.type ~= "admin" then return invalid('type must be "contact" or "admin"', "type") end
-  s, e = check_body_markdown(b.bodyMarkdown)
-  if s then return s, e end
-  if b.messageType == nil then return invalid("messageType is required", "messageType") end
-  if b.skipNotifications ~= nil and type(b.skipNotifications) ~= "boolean" then
-    return invalid("skipNotifications must be a boolean", "skipNotifications")
-  end
-  if b.type == "contact" then
-    if b.messageType ~= "reply" then
-      return invalid('messageType must be "reply" for contact replies', "messageType")
-    end
-    if b.id ~= nil and not is_hex24(b.id) then return invalid("id must be a 24-character hex ObjectId", "id") end
-    if b.userId ~= nil then
-      if type(b.userId) ~= "string" or b.userId == "" then
-        return invalid("userId must be a non-empty string", "userId")
-      end
-      if utf8_len(b.userId) > 255 then return invalid("userId must be at most 255 characters", "userId") end
-    end
-    if b.id == nil and b.userId == nil then return invalid("id or userId is required for contact replies", "id") end
-  else
-    if b.messageType ~= "reply" and b.messageType ~= "note" then
-      return invalid('messageType must be "reply" or "note"', "messageType")
-    end
-    if b.id == nil then return invalid("id is required for admin replies", "id") end
-    if not is_hex24(b.id) then return invalid("id must be a 24-character hex ObjectId", "id") end
-    if b.userId ~= nil then return invalid("userId is only allowed for contact replies", "userId") end
-  end
-end
-
--- state: conv:<id> JSON without tags/parts/updatedAt/lastActivityAt (spliced in on read, so replies never rewrite it),
--- chan:<id> channel, np:<id> part counter, part:<id>:<n> JSON part, upd:<id> updatedAt --------------
-
-local function conversation_json(id)
-  local conv = dict:get("conv:" .. id)
-  if not conv then return nil end
-  local parts = {}
-  for i = 1, dict:get("np:" .. id) or 0 do parts[#parts + 1] = dict:get("part:" .. id .. ":" .. i) end
-  -- cjson 2.1.0 can't encode an empty array, so tags [] is spliced in as text
-  local upd = encode(dict:get("upd:" .. id))
-  return '{"tags":[],"updatedAt":' .. upd .. ',"lastActivityAt":' .. upd .. ',"conversationParts":['
-    .. concat(parts, ",") .. "]," .. conv:sub(2)
-end
-
-local function create(b)
-  local id = tostring(dict:incr("conv_seq", 1, 0))
-  local created = b.createdAt or now_iso()
-  local channel = b.channel or "desktop"
-  local contact = b.from.type == "contact"
-  local author = { type = contact and "customer" or "admin", id = b.from.id }
-  local html = to_html(b.bodyMarkdown)
-  local participants, seen = {}, {}
-  local function add(pid)
-    if not seen[pid] then seen[pid] = true; participants[#participants + 1] = { type = "customer", id = pid } end
-  end
-  if contact then
-    add(b.from.id)
-  else
-    for _, k in ipairs({ "to", "cc", "bcc" }) do
-      local r = b.recipients[k]
-      if r then
-        for _, v in ipairs(r.ids or {}) do add(v) end
-        for _, v in ipairs(r.emails or {}) do add(derived_id("email:" .. v:lower())) end
-      end
-    end
-  end
-  local part = {
-    object = "conversation_part", id = "1",
-    partType = contact and "user_msg" or (channel == "email" and "email_msg" or "admin_msg"),
-    bodyHtml = html, bodyMarkdown = b.bodyMarkdown, author = author, channel = channel,
-    createdAt = created, updatedAt = created, redacted = false,
-  }
-  local conv = {
-    object = "conversation", id = id, state = "open", priority = false, prioritySetAt = null,
-    adminAssigneeId = null, teamAssigneeId = null, brandId = null, snoozedUntil = null,
-    isBlocked = false, hasAdminOverriddenLanguage = false, userPreferredLanguage = null,
-    botConversationStateLastUpdatedAt = null, awaitingCustomerReply = not contact,
-    waitingSince = contact and created or null, participants = participants,
-    source = {
-      channel = channel, deliveredAs = contact and "customer_initiated" or "admin_initiated",
-      bodyHtml = html, bodyMarkdown = b.bodyMarkdown, author = author, subject = b.subject,
-    },
-    title = b.subject or utf8_cut(b.bodyMarkdown:match("^%s*([^\n]*)"), 120),
-    createdAt = created,
-  }
-  dict:set("conv:" .. id, encode(conv))
-  dict:set("part:" .. id .. ":1", encode(part))
-  dict:set("upd:" .. id, created)
-  dict:set("np:" .. id, 1)
-  dict:set("chan:" .. id, channel)
-  return 201, conversation_json(id)
-end
-
-local function reply(id, b)
-  local channel = dict:get("chan:" .. id)
-  if not channel then
-    return 404, err_body(404, "not_found_error", "conversation_not_found", "Conversation not found")
-  end
-  local n = dict:incr("np:" .. id, 1)
-  local now = now_iso()
-  local contact = b.type == "contact"
-  local note = b.messageType == "note"
-  local part = {
-    object = "conversation_part", id = tostring(n),
-    partType = contact and "user_msg" or (note and "admin_note" or "admin_msg"),
-    bodyHtml = to_html(b.bodyMarkdown), bodyMarkdown = b.bodyMarkdown,
-    author = { type = contact and "customer" or "admin", id = b.id or derived_id("user:" .. b.userId) },
-    channel = not note and channel or nil,  -- notes are internal: no channel, as in the docs
-    createdAt = now, updatedAt = now, redacted = false,
-  }
-  local json = encode(part)
-  dict:set("part:" .. id .. ":" .. n, json)
-  dict:set("upd:" .. id, now)
-  return 201, json
-end
-
--- request handling --------------------------------------------------------------------------------
 
 local function api(method, path, headers, body)
   local auth = headers["authorization"]
   local key = type(auth) == "string" and auth:match("^[Bb]earer%s+(.-)%s*$")
   if key ~= cfg.api_key then
-    return 401, err_body(401, "authentication_error", "invalid_api_key", "Invalid API key")
+    return 401, err_body(401, "invalid_api_key", "Invalid API key")
   end
 
-  local conv_id
-  if path ~= "/v2/conversations" then
-    conv_id = path:match("^/v2/conversations/([^/]+)/reply$")
-    if not conv_id then
-      return 404, err_body(404, "not_found_error", "not_found", "No route for " .. method .. " " .. path)
-    end
-    conv_id = ngx.unescape_uri(conv_id)
+  local rt, r = route(path)
+  if not rt then
+    return 404, err_body(404, "resource_not_found", "No route for " .. method .. " " .. path)
   end
-  if method ~= "POST" then
-    return 405, err_body(405, "invalid_request_error", "method_not_allowed",
-      "Method " .. method .. " not allowed on " .. path), nil, { Allow = "POST" }
+  local handler = rt[3][method]
+  if not handler then
+    return 405, err_body(405, "method_not_allowed", "Method " .. method .. " not allowed on " .. path), nil,
+      { Allow = allow(rt[3]) }
   end
 
   local version = headers["featurebase-version"]
   if version ~= nil then
     local date = type(version) == "string" and version:match("^(%d%d%d%d%-%d%d%-%d%d)%.%a[%w_%-]*$")
     if not date or date < MIN_VERSION then
-      return 400, err_body(400, "invalid_request_error", "unsupported_version", "Featurebase-Version "
+      return 400, err_body(400, "unsupported_version", "Featurebase-Version "
         .. tostring(version) .. " is not supported: this endpoint needs 2026-01-01.nova or newer")
     end
   end
 
-  local ctype = headers["content-type"]
-  if type(ctype) ~= "string" or not (ctype:lower() .. ";"):find("^application/json%s*;") then
-    return 415, err_body(415, "invalid_request_error", "unsupported_media_type",
-      "Content-Type must be application/json")
+  if rt.conversation and not C.is_short_id(r.id) then
+    return 400, err_body(400, "invalid_id", "Conversation id must be 1 to 16 letters and digits", "id")
   end
-
-  local b, derr = cjson.decode(body)
-  if type(b) ~= "table" or not body:find("^%s*{") then
-    return 400, err_body(400, "invalid_request_error", "invalid_json",
-      derr and ("Malformed JSON body: " .. derr) or "Request body must be a JSON object")
+  local args, s, e = C.query_args(handler.query or {})
+  if not args then return s, e end
+  r.args = args
+  if method ~= "GET" then
+    r.body, s, e = json_body(method, headers, body)
+    if not r.body then return s, e end
   end
-
-  local s, e
-  if conv_id then
-    if #conv_id > 16 then return invalid("Conversation id must be 1 to 16 characters", "id") end
-    s, e = validate_reply(b)
-    if s then return s, e end
-    return reply(conv_id, b)
-  end
-  s, e = validate_create(b)
-  if s then return s, e end
-  return create(b)
+  return handler[1](r)
 end
 
 local function record(rid, method, path, query, headers, body)
@@ -481,6 +287,7 @@ local function send_big(n)
 end
 
 local function deliver(status, body, ctype, extra, how)
+  body = shaped(status, body)
   ngx.status = status
   local h = ngx.header
   h["Content-Type"] = how.ctype or ctype or "application/json"
@@ -536,11 +343,12 @@ local function misbehave(modes)
       how.trickle = tonumber(v)
     elseif k == "ctype" and v and v ~= "" then
       how.ctype = v
+    elseif k == "flat" then
+      ngx.ctx.fb_flat = true
     elseif k == "close-mid" or k == "chunked" then
       how[k == "close-mid" and "close_mid" or "chunked"] = true
     elseif mode ~= "" then
-      return 400, err_body(400, "invalid_request_error", "invalid_test_mode", "Unknown X-Fb-Test mode: " .. mode), nil,
-        nil, {}
+      return 400, err_body(400, "invalid_test_mode", "Unknown X-Fb-Test mode: " .. mode), nil, nil, {}
     end
   end
   if answer == "close" then return drop() end
@@ -560,10 +368,149 @@ local function misbehave(modes)
   if answer then
     local extra = { ["Retry-After"] = retry_after }
     if answer == 429 then extra["X-RateLimit-Remaining"] = 0 end
-    return answer, err_body(answer, ERR_TYPE[answer] or "api_error", ERR_CODE[answer] or "simulated_error",
-      "Simulated " .. answer .. " (X-Fb-Test)"), nil, extra, how
+    return answer, err_body(answer, ERR_CODE[answer] or "simulated_error", "Simulated " .. answer .. " (X-Fb-Test)"),
+      nil, extra, how
   end
   return nil, nil, nil, nil, how
+end
+
+-- scripted modes ----------------------------------------------------------------------------------
+-- The queue is one JSON array under "script"; a short lock keeps workers from taking the same entry.
+
+local function with_lock(f)
+  for _ = 1, 1000 do
+    if dict:add("script_lock", true, 1) then
+      local ok, a = pcall(f)
+      dict:delete("script_lock")
+      if not ok then error(a) end
+      return a
+    end
+    ngx.sleep(0.001)
+  end
+  return f()  -- a crashed holder: its lock expires after 1 s anyway
+end
+
+-- "GET /v2/conversations/*": method (or "*", or none) and a path where "*" is one segment
+local function matches(spec, method, path)
+  if type(spec) ~= "string" then return false end
+  local m, p = spec:match("^(%S+)%s+(%S+)$")
+  if not m then m, p = "*", spec end
+  if m ~= "*" and m:upper() ~= method then return false end
+  local pat = "^" .. p:gsub("[%^%$%(%)%%%.%[%]%+%-%?]", "%%%0"):gsub("%*", "[^/]+") .. "$"
+  return path:find(pat) ~= nil
+end
+
+-- the modes the script holds for this request, or nil
+local function scripted(method, path)
+  if not dict:get("script") then return nil end
+  return with_lock(function()
+    local list = cjson.decode(dict:get("script") or "[]") or {}
+    for i, e in ipairs(list) do
+      local take = type(e) ~= "table"
+      if not take and matches(e.match, method, path) then
+        if (tonumber(e.skip) or 0) > 0 then
+          e.skip = e.skip - 1
+          dict:set("script", encode(list))
+          return nil
+        end
+        take = true
+      end
+      if take then
+        table.remove(list, i)
+        if #list == 0 then dict:delete("script") else dict:set("script", encode(list)) end
+        return type(e) == "table" and tostring(e.modes or "") or tostring(e)
+      end
+    end
+  end)
+end
+
+local function queue_script(list)
+  if not C.is_array(list) then return nil end
+  for _, e in ipairs(list) do
+    if type(e) == "table" and type(e.match) ~= "string" then return nil end
+  end
+  with_lock(function()
+    local q = cjson.decode(dict:get("script") or "[]") or {}
+    for _, e in ipairs(list) do q[#q + 1] = e end
+    if #q > 0 then dict:set("script", encode(q)) end
+  end)
+  return #list
+end
+
+-- rate limit --------------------------------------------------------------------------------------
+
+-- Sets the X-RateLimit-* headers; true when this API request is over an enforced limit.
+local function rate(is_control)
+  ngx.update_time()
+  local w = cfg.rate_window
+  local win = math.floor(ngx.now() / w)
+  local used
+  if is_control then
+    used = dict:get("rl:" .. win) or 0
+  else
+    used = dict:incr("rl:" .. win, 1, 0, math.ceil(w) * 2 + 1)
+    if used == 1 then dict:incr("rl_windows", 1, 0) end
+    dict:incr("rl_requests", 1, 0)
+  end
+  local h = ngx.header
+  h["X-RateLimit-Limit"] = cfg.rate_limit
+  h["X-RateLimit-Remaining"] = math.max(0, cfg.rate_limit - used)
+  h["X-RateLimit-Reset"] = math.ceil((win + 1) * w)
+  return cfg.enforce and not is_control and used > cfg.rate_limit
+end
+
+-- test-only endpoints -----------------------------------------------------------------------------
+
+local function control_body()
+  ngx.req.read_body()
+  return cjson.decode(ngx.req.get_body_data() or "")
+end
+
+local function seed_list(v, what, seed, out)
+  if v == nil then return end
+  if type(v) == "number" then
+    if v < 0 or v > 100000 or v % 1 ~= 0 then return what .. " must be a count or an array" end
+    for i = 1, v do out[#out + 1] = seed({}, i) end
+    return
+  end
+  if not C.is_array(v) then return what .. " must be a count or an array" end
+  for i, t in ipairs(v) do
+    local id, err = seed(t, i)
+    if not id then return err end
+    out[#out + 1] = id
+  end
+end
+
+local function seed(b)
+  if not C.is_object(b) then return "expected a JSON object" end
+  for _, k in ipairs({ "admins", "teams" }) do
+    if b[k] ~= nil then
+      if not C.is_array(b[k]) then return k .. " must be an array of ObjectIds" end
+      for _, id in ipairs(b[k]) do
+        if not C.is_hex24(id) then return k .. " must be an array of ObjectIds" end
+        dict:set(k:sub(1, -2) .. ":" .. id, true)
+        dict:set(k .. "_seeded", true)
+      end
+    end
+  end
+  if b.tags ~= nil then
+    if not C.is_array(b.tags) then return "tags must be an array" end
+    for _, t in ipairs(b.tags) do
+      local id = type(t) == "table" and t.id or t
+      if not C.is_hex24(id) then return "tag ids must be ObjectIds" end
+      dict:set("tag:" .. id, type(t) == "table" and t.name or ("tag-" .. id))
+      dict:set("tags_seeded", true)
+    end
+  end
+  local out = { conversations = {}, contacts = {} }
+  local err = seed_list(b.contacts, "contacts", contacts.seed, out.contacts)
+    or seed_list(b.conversations, "conversations", conversations.seed, out.conversations)
+  if err then return err end
+  return nil, out
+end
+
+local function bad_control(message)
+  return 400, err_body(400, "invalid_request", message)
 end
 
 local function control(method, path)
@@ -576,21 +523,30 @@ local function control(method, path)
   if path == "/__fb/reset" and method == "POST" then
     dict:flush_all()
     dict:flush_expired()
+    ids:incr("gen", 1, 0)  -- cursors from before the reset become stale
     return 200, '{"ok":true}'
   end
   if path == "/__fb/script" and method == "POST" then
-    ngx.req.read_body()
-    local list = cjson.decode(ngx.req.get_body_data() or "")
-    if not is_array(list) then
-      return 400, err_body(400, "invalid_request_error", "invalid_json", "Expected a JSON array of modes")
-    end
-    for _, m in ipairs(list) do dict:rpush("script", tostring(m)) end
-    return 200, '{"queued":' .. #list .. "}"
+    local n = queue_script(control_body())
+    if not n then return bad_control('Expected a JSON array of modes or {"match":..., "modes":...} entries') end
+    return 200, '{"queued":' .. n .. "}"
   end
-  local id = path:match("^/__fb/conversations/([^/]+)$")
-  local conv = id and conversation_json(ngx.unescape_uri(id))
-  if conv then return 200, conv end
-  return 404, err_body(404, "not_found_error", "not_found", "Not found")
+  if path == "/__fb/seed" and method == "POST" then
+    local err, out = seed(control_body())
+    if err then return bad_control(err) end
+    local function ids_json(list) return #list == 0 and "[]" or encode(list) end
+    return 200, '{"conversations":' .. ids_json(out.conversations) .. ',"contacts":' .. ids_json(out.contacts) .. "}"
+  end
+  if path == "/__fb/rate" and method == "GET" then
+    return 200, encode({ limit = cfg.rate_limit, window = cfg.rate_window, enforced = cfg.enforce,
+      requests = dict:get("rl_requests") or 0, limited = dict:get("rl_limited") or 0,
+      windows = dict:get("rl_windows") or 0 })
+  end
+  local kind, id = path:match("^/__fb/(%a+)/([^/]+)$")
+  id = id and ngx.unescape_uri(id)
+  local json = kind == "conversations" and conversations.json(id, true) or kind == "contacts" and contacts.json(id)
+  if json then return 200, json end
+  return 404, err_body(404, "resource_not_found", "Not found")
 end
 
 local function read_body()
@@ -605,6 +561,7 @@ local function read_body()
   return body
 end
 
+
 --- content_by_lua entry point.
 function M.handle()
   local method = ngx.req.get_method()
@@ -617,15 +574,9 @@ function M.handle()
   local is_control = path:sub(1, 6) == "/__fb/"
 
   -- rate-limit headers on every answer; only API requests count
-  local now = ngx.time()
-  local minute = math.floor(now / 60)
-  local used = is_control and (dict:get("rl:" .. minute) or 0) or dict:incr("rl:" .. minute, 1, 0, 120)
-  local h = ngx.header
-  h["X-RateLimit-Limit"] = RATE_LIMIT
-  h["X-RateLimit-Remaining"] = math.max(0, RATE_LIMIT - used)
-  h["X-RateLimit-Reset"] = (minute + 1) * 60
+  local limited = rate(is_control)
   local rid = "req_" .. ids:incr("rid", 1, 0)
-  h["X-Request-Id"] = rid
+  ngx.header["X-Request-Id"] = rid
 
   if is_control then return send(control(method, path)) end
   -- Like a real server, finish what was started even if the client goes away (a killed import
@@ -635,14 +586,22 @@ function M.handle()
   local body = read_body()
   local headers = ngx.req.get_headers(200)
   if cfg.record then
-    ngx.update_time()  -- precise timestamps let specs measure retry back-off
     record(rid, method, path, query ~= "" and query or nil, headers, body)
   end
-  local modes = headers["x-fb-test"] or (path_modes and ngx.unescape_uri(path_modes)) or dict:lpop("script")
+  local modes = headers["x-fb-test"] or (path_modes and ngx.unescape_uri(path_modes))
+  if type(modes) == "table" then modes = concat(modes, ",") end
+  if limited then  -- the front door: refused before any scripted mode is taken
+    dict:incr("rl_limited", 1, 0)
+    if modes and (("," .. modes .. ","):find(",%s*flat%s*,")) then ngx.ctx.fb_flat = true end
+    ngx.header["X-RateLimit-Remaining"] = 0
+    return send(429, err_body(429, "rate_limit_exceeded", "Rate limit exceeded: " .. cfg.rate_limit
+      .. " requests per " .. cfg.rate_window .. " s"))
+  end
+  modes = modes or scripted(method, path)
   local how
   if modes then
     local status, rbody, ctype, extra
-    status, rbody, ctype, extra, how = misbehave(type(modes) == "table" and concat(modes, ",") or modes)
+    status, rbody, ctype, extra, how = misbehave(modes)
     if status then return deliver(status, rbody, ctype, extra, how) end
   end
   local status, rbody, ctype, extra = api(method, path, headers, body)

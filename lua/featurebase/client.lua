@@ -1,0 +1,367 @@
+--- featurebase.client: the one client class, whatever the transport.
+--
+-- Its API methods are made from the C core's description of the API (`core.api`, src/fb_api.c):
+-- for each endpoint a blocking form `client:name(args..., [params], [opts])` and a callback form
+-- `client:name_async(args..., [params], callback, [opts])`. Both run the one request pipeline
+-- below (validation and encoding in C, send, decode, retries). What varies is the transport, a
+-- parameter of the client:
+--   perform(client, method, path, body|nil, timeout, safe) -> value, {status=, headers=} | nil, err
+--   sleep(seconds), now() -> monotonic seconds
+--   submit(client, callback, req|nil, o|err)  start a call without blocking (the async forms)
+--   check(client, method)?                    refuse a call this transport cannot make now
+-- featurebase (libcurl, blocking; async forms on the curl-multi engine, featurebase.async),
+-- featurebase.nvim (the same, driven by Neovim's loop) and featurebase.openresty (cosockets)
+-- bring theirs.
+-- @module featurebase.client
+local core = require("featurebase.core")
+local retry = require("featurebase.retry")
+local options = require("featurebase.options")
+
+local M = {}
+
+---@class featurebase.Client
+local Client = {}
+Client.__index = Client
+M.Client = Client
+
+local select, type, error, getmetatable = select, type, error, getmetatable
+local unpack = table.unpack or unpack ---@diagnostic disable-line: deprecated
+
+-- Misuse raises, naming the argument, at the caller of the public method (`level` above this).
+local function check_arg(v, want, n, method, level, what)
+  if type(v) ~= want then
+    error(("bad argument #%d to '%s' (%s expected, got %s)"):format(n, method, what or want, type(v)), level + 1)
+  end
+end
+M.check_arg = check_arg
+
+-- `self` must be a live featurebase.Client (a call with a dot, client.reply(...), is caught here).
+local function check_client(self, method, level)
+  if getmetatable(self) ~= Client then
+    error(("bad argument #1 to '%s' (featurebase.Client expected, got %s: call it as client:%s(...))")
+      :format(method, type(self), method), level + 1)
+  end
+  if not self._core then error("featurebase: the client is closed", level + 1) end
+end
+M.check_client = check_client
+
+local function to_int(s)
+  return s and tonumber(s:match("^%s*(%d+)%s*$")) or nil
+end
+
+--- X-RateLimit-Reset as a Unix time: the unit is unconfirmed (common.md), so a value above 10^9
+-- is taken as a Unix time and anything smaller as seconds from now.
+---@param value string|nil
+---@param now number Unix time
+---@return integer|nil
+function M.reset_time(value, now)
+  local n = to_int(value)
+  if not n then return nil end
+  if n > 1e9 then return n end
+  return math.floor(now) + n
+end
+
+-- What every call hands back about the HTTP exchange: on the response (success) or on err.
+local function response_info(status, h, attempts)
+  return {
+    status = status,
+    headers = h,
+    request_id = h["x-request-id"] or h["request-id"],
+    rate_limit = {
+      limit = to_int(h["x-ratelimit-limit"]),
+      remaining = to_int(h["x-ratelimit-remaining"]),
+      reset = M.reset_time(h["x-ratelimit-reset"], os.time()),
+    },
+    attempts = attempts,
+  }
+end
+
+-- One line (and its fields) per attempt for the `log` option: no body, no headers, so no key.
+local function log_attempt(log, req, attempt, started, now, info, err, wait, why)
+  local e = { method = req.method, path = req.path, attempt = attempt,
+    ms = math.floor((now - started) * 1e6 + 0.5) / 1e3, status = info and info.status, kind = err and err.kind,
+    request_id = info and info.request_id, retry_in = wait, gave_up = err and not wait and why or nil }
+  local outcome = err and (err.kind .. (e.status and (" " .. e.status) or "")) or tostring(e.status)
+  local line = ("featurebase: %s %s -> %s%s in %.1f ms, attempt %d"):format(req.method, req.path, outcome,
+    e.request_id and (" (" .. e.request_id .. ")") or "", e.ms, attempt)
+  if wait then line = line .. ("; retrying in %.2f s"):format(wait)
+  elseif err then line = line .. "; not retried: " .. tostring(why) end
+  log(line, e)
+end
+
+--- The one request pipeline: send, decode, and retry when that cannot do anything twice.
+-- req = {method=, path=, body=, safe=, ep=, id=} as prepared below; o the merged options.
+-- Returns value, nil, response | nil, err (err carries status, headers, request_id, rate_limit,
+-- attempts).
+function M.run(self, req, o, io)
+  local start, attempt = io.now(), 0
+  while true do
+    attempt = attempt + 1
+    local timeout = o.timeout
+    if o.deadline then
+      local left = math.max(0.001, o.deadline - (io.now() - start))
+      timeout = timeout and math.min(timeout, left) or left
+    end
+    local began = io.now()
+    local value, res = io.perform(self, req.method, req.path, req.body, timeout, req.safe)
+    if value ~= nil then
+      local info = response_info(res.status, res.headers, attempt)
+      if o.log then log_attempt(o.log, req, attempt, began, io.now(), info) end
+      return value, nil, info
+    end
+    local err, info = res, nil
+    err.attempts = attempt
+    if err.headers then
+      info = response_info(err.status, err.headers, attempt)
+      err.rate_limit = info.rate_limit
+      -- an earlier attempt of this DELETE may have done it, its answer lost: gone is what was asked
+      if req.ep.deleted and attempt > 1 and err.status == 404 then
+        info.deleted_before = true
+        if o.log then log_attempt(o.log, req, attempt, began, io.now(), info) end
+        return { object = req.ep.deleted, deleted = true, id = req.id }, nil, info
+      end
+    end
+    local wait, why = retry.delay(err, attempt, o, os.time(), nil, req.safe)
+    if wait and o.deadline and io.now() - start + wait >= o.deadline then wait, why = nil, "deadline reached" end
+    if o.log then log_attempt(o.log, req, attempt, began, io.now(), info, err, wait, why) end
+    if not wait then return nil, err end
+    io.sleep(wait)
+  end
+end
+
+-- A call's arguments by the endpoint's shape: path arguments, params (when it takes them), the
+-- callback (async forms), options. Returns req, o, callback | nil, err, callback; misuse raises.
+local function prepare(self, ep, method, async, ...)
+  local n = ep.nargs
+  local k = n + 1
+  local params, callback, opts
+  if ep.params then
+    params = select(k, ...)
+    if params ~= nil or ep.params == "required" then check_arg(params, "table", k, method, 3) end
+    k = k + 1
+  end
+  if async then
+    callback = select(k, ...)
+    check_arg(callback, "function", k, method, 3)
+    k = k + 1
+  end
+  opts = select(k, ...)
+  if opts ~= nil then check_arg(opts, "table", k, method, 3, "table of options") end
+  local o, oerr = options.merge(self._opts, opts)
+  if not o then return nil, oerr, callback end
+  local a1, a2
+  if n == 1 then a1 = ... elseif n == 2 then a1, a2 = ... end
+  local verb, path, body, safe = core.encode(ep.name, params, o.max_request_size, a1, a2)
+  if not verb then return nil, path, callback end
+  return { method = verb, path = path, body = body, safe = safe, ep = ep,
+    id = ep.deleted and ep.args[1].kind ~= "string" and a1 or nil }, o, callback
+end
+
+-- A blocking call on a client whose calls an event loop drives would freeze that loop.
+local function refuse_blocking(self, method)
+  local s = rawget(self, "_async")
+  local by = s and (s.driver or (s.driving and "client:run()"))
+  if by then
+    error(("featurebase: a blocking call on a client driven by %s would freeze it: use client:%s_async(...)")
+      :format(by, method), 3)
+  end
+end
+
+--- The API's endpoints, each a blocking method and an async one, made from `core.api`.
+for _, ep in ipairs(core.api) do
+  local name, async_name = ep.name, ep.name .. "_async"
+  ep.nargs = #ep.args
+  Client[name] = function(self, ...)
+    check_client(self, name, 2)
+    refuse_blocking(self, name)
+    local io = self._io
+    if io.check then io.check(self, name, 2) end
+    local req, o = prepare(self, ep, name, false, ...)
+    if not req then return nil, o end
+    return M.run(self, req, o, io)
+  end
+  Client[async_name] = function(self, ...)
+    check_client(self, async_name, 2)
+    local req, o, callback = prepare(self, ep, async_name, true, ...)
+    self._io.submit(self, callback, req, o)
+  end
+end
+
+--- A call described as a list, for map: { "name", args..., [params], [opts] } -> req, o | nil, err.
+-- Misuse raises at the caller of map (level).
+function M.prepare_spec(self, spec, i, method, level)
+  if type(spec) ~= "table" then
+    error(("bad argument #1 to '%s' (calls[%d] must be a table, got %s)"):format(method, i, type(spec)), level + 1)
+  end
+  local ep = M.endpoints[spec[1]]
+  if not ep then
+    error(("bad argument #1 to '%s' (calls[%d][1] must name an API method such as \"create_conversation\", got %s)")
+      :format(method, i, tostring(spec[1])), level + 1)
+  end
+  local ok, req, o = pcall(prepare, self, ep, method, false, unpack(spec, 2, ep.nargs + 3))
+  if not ok then error(("bad argument #1 to '%s' (calls[%d]: %s)"):format(method, i, tostring(req)), level + 1) end
+  return req, o
+end
+
+M.endpoints = {}
+for _, ep in ipairs(core.api) do M.endpoints[ep.name] = ep end
+
+--- Paging: an iterator over every item of a list endpoint, across pages, fetching the next page
+-- only when needed. A failure raises the error value (a featurebase.Error): a list never ends
+-- early as if it were complete.
+local function pager(list_method)
+  return function(self, query, opts)
+    check_client(self, list_method, 2)
+    if query ~= nil then check_arg(query, "table", 1, list_method, 2) end
+    local q = {}
+    for k, v in pairs(query or {}) do q[k] = v end
+    local page, i, done = nil, 0, false
+    return function()
+      while true do
+        if page and i < #page.data then
+          i = i + 1
+          return page.data[i]
+        end
+        if done then return nil end
+        local value, err = self[list_method](self, q, opts)
+        if not value then error(err, 2) end
+        page, i = value, 0
+        if type(page.data) ~= "table" then page.data = {} end
+        if type(page.nextCursor) == "string" and page.nextCursor ~= "" then q.cursor = page.nextCursor
+        else done = true end
+      end
+    end
+  end
+end
+
+--- Every conversation, across pages: `for conv in client:conversations{ limit = 100 } do ... end`.
+-- Raises a featurebase.Error when a page cannot be fetched (wrap the loop in pcall to handle it).
+---@param query? featurebase.ListConversationsQuery
+---@param opts? featurebase.CallOptions
+---@return fun(): featurebase.Conversation|nil
+Client.conversations = pager("list_conversations")
+
+--- Every contact, across pages: `for contact in client:contacts{ contactType = "all" } do ... end`.
+-- Raises a featurebase.Error when a page cannot be fetched.
+---@param query? featurebase.ListContactsQuery
+---@param opts? featurebase.CallOptions
+---@return fun(): featurebase.Contact|nil
+Client.contacts = pager("list_contacts")
+
+--- The libcurl transport: one easy handle per client for the blocking calls, the curl-multi
+-- engine (featurebase.async, loaded on first use) for the async forms.
+M.libcurl = {
+  perform = function(self, method, path, body, timeout, safe)
+    return self._core:perform(method, path, body, timeout, safe)
+  end,
+  sleep = core.sleep,
+  now = core.now,
+  submit = function(...) return require("featurebase.async").submit(...) end,
+  run = function(...) return require("featurebase.async").run(...) end,
+  map = function(...) return require("featurebase.async").map(...) end,
+  map_async = function(...) return require("featurebase.async").map_async(...) end,
+}
+
+--- Creates a client on a transport. `layers` names the option layers beyond the core's and the
+-- pipeline's (e.g. {openresty = true}); their values come back as the second result.
+---@return featurebase.Client|nil client
+---@return table|featurebase.Error own options of the extra layers, or err
+function M.new(opts, transport, layers)
+  local own, c_opts = options.split(opts, layers or { client = true })
+  if not own then return nil, c_opts end
+  local env = function(name)
+    local v = os.getenv(name)
+    if v ~= nil and v ~= "" then return v end
+  end
+  if c_opts.api_key == nil then c_opts.api_key = env("FEATUREBASE_API_KEY") end
+  if c_opts.base_url == nil then c_opts.base_url = env("FEATUREBASE_BASE_URL") end
+  if own.log == nil and env("FEATUREBASE_LOG") == "debug" then
+    own.log = function(line) io.stderr:write(line, "\n") end
+  end
+  if own.log == false then own.log = nil end
+  local handle, err = core.new(c_opts)
+  if not handle then return nil, err end
+  -- the per-attempt timeout the pipeline passes down; a deadline only ever shortens it
+  own.timeout = c_opts.timeout or core.limits.timeout
+  return setmetatable({ _core = handle, _opts = own, _io = transport }, Client), own
+end
+
+--- Stops this client's async calls (their callbacks are not called) and frees its curl handle now
+-- rather than at garbage collection. Safe to call twice.
+function Client:close()
+  if getmetatable(self) ~= Client then check_client(self, "close", 2) end
+  local s = rawget(self, "_async")
+  if s then
+    self._async = nil
+    s:close()
+  end
+  if self._io.close then self._io.close(self) end
+  if self._core then
+    self._core:close()
+    self._core = nil
+  end
+end
+
+Client.__close = Client.close
+
+--- This client on the blocking libcurl transport, sharing its handle (closing either closes both):
+-- for OpenResty's init_by_lua and scripts, where stalling the worker is acceptable. A blocking
+-- client returns itself.
+---@return featurebase.Client
+function Client:blocking()
+  check_client(self, "blocking", 2)
+  if self._io == M.libcurl then return self end
+  return setmetatable({ _core = self._core, _opts = self._opts, _io = M.libcurl }, Client)
+end -- Lua 5.4: local client <close> = featurebase.new{...}
+
+function Client:__tostring()
+  return self._core and tostring(self._core) or "featurebase.Client (closed)"
+end
+
+--- Runs this client's async calls until every one has called back (scripts; not inside Neovim).
+-- Re-raises the first error a callback raised.
+function Client:run()
+  check_client(self, "run", 2)
+  self._io.run(self)
+end
+
+--- Runs many calls, at most opts.concurrency (default 16) at a time, and returns their results in
+-- order: results[i] = { value =, err =, response = } for calls[i], where a call is a list
+-- { "method_name", args..., [params], [opts] }, e.g. { "reply", "42", params }. Blocks until all
+-- are done (it drives the engine itself).
+---@param calls table[]
+---@param opts? {concurrency?: integer}
+---@return {value: any, err: featurebase.Error|nil, response: featurebase.Response|nil}[]
+function Client:map(calls, opts)
+  check_client(self, "map", 2)
+  return self._io.map(self, calls, opts)
+end
+
+--- map without blocking: callback(results) is called by the driver once every call is done.
+---@param calls table[]
+---@param opts? {concurrency?: integer}
+---@param callback fun(results: {value: any, err: featurebase.Error|nil, response: featurebase.Response|nil}[])
+function Client:map_async(calls, opts, callback)
+  check_client(self, "map_async", 2)
+  check_arg(callback, "function", 3, "map_async", 2)
+  self._io.map_async(self, calls, opts, callback)
+end
+
+--- The concurrency option of map: a whole number >= 1, default 16.
+function M.concurrency(opts, method, level)
+  if opts == nil then return 16 end
+  check_arg(opts, "table", 2, method, level + 1)
+  local n = opts.concurrency
+  if n == nil then return 16 end
+  if type(n) ~= "number" or n < 1 or n ~= math.floor(n) then
+    error(("bad argument #2 to '%s' (concurrency must be a whole number >= 1)"):format(method), level + 1)
+  end
+  return n
+end
+
+-- The helpers (start_conversation, reply_as_admin, add_note, ...) and client:import are methods
+-- of this same class, on every transport.
+require("featurebase.helpers").install(Client)
+require("featurebase.import").install(Client)
+
+return M

@@ -1,0 +1,139 @@
+--- featurebase.options: every client option, described once.
+--
+-- Each entry names the option, the layer that uses it and therefore checks it ("core": the C core,
+-- which holds the key and the connection; "client": the request pipeline; "openresty": the cosocket
+-- transport), its default, whether a single call may override it, and a one-line doc. The client,
+-- the OpenResty client, the per-call merging and the README's option table all read this list;
+-- an option is checked in one place only.
+-- @module featurebase.options
+local core = require("featurebase.core")
+
+local M = {}
+
+local function retries(v)
+  if type(v) ~= "number" or v < 0 or v > 100 or v ~= math.floor(v) then
+    return "must be a whole number from 0 to 100"
+  end
+end
+local function seconds(v) -- at most a day, as the C core's timeouts
+  if type(v) ~= "number" or not (v > 0 and v <= 86400) then return "must be a number of seconds from 0 to 86400" end
+end
+local function non_negative(v)
+  if type(v) ~= "number" or not (v >= 0) or v == math.huge then return "must be a number of seconds, 0 or more" end
+end
+local function boolean(v)
+  if type(v) ~= "boolean" then return "must be a boolean" end
+end
+local function bytes(v)
+  if type(v) ~= "number" or not (v >= 1 and v <= 2 ^ 30) or v ~= math.floor(v) then
+    return "must be a whole number of bytes from 1 to 1073741824 (1 GiB)"
+  end
+end
+local function logger(v)
+  if v ~= false and type(v) ~= "function" then return "must be a function(line, event) or false" end
+end
+local function pool(v)
+  if type(v) ~= "number" or v < 1 or v > 10000 or v ~= math.floor(v) then
+    return "must be a whole number from 1 to 10000"
+  end
+end
+
+local L = core.limits
+--- name, layer, check (client and openresty layers; the core checks its own), default, per_call, doc.
+M.list = {
+  { name = "api_key", layer = "core", default = "$FEATUREBASE_API_KEY", doc = "the API key (sk_...); required" },
+  { name = "base_url", layer = "core", default = "$FEATUREBASE_BASE_URL or https://do.featurebase.app",
+    doc = "the API's address; plain http only to this machine unless allow_insecure_http" },
+  { name = "version", layer = "core", default = "2026-01-01.nova", doc = "the Featurebase-Version header" },
+  { name = "timeout", layer = "core", default = L.timeout, per_call = seconds,
+    doc = "seconds one attempt may take in all" },
+  { name = "connect_timeout", layer = "core", default = L.connect_timeout, doc = "seconds to connect" },
+  { name = "stall_timeout", layer = "core", default = L.stall_timeout,
+    doc = "abort when no byte moved for this many seconds" },
+  { name = "max_response_size", layer = "core", default = L.max_response_size,
+    doc = "bytes of response body; past it a network error" },
+  { name = "allow_insecure_http", layer = "core", default = false,
+    doc = "allow http:// to a host other than this machine (the key travels in clear text)" },
+  { name = "max_retries", layer = "client", check = retries, default = 2, per_call = retries,
+    doc = "retries after the first attempt (see featurebase.retry)" },
+  { name = "retry_unsafe", layer = "client", check = boolean, default = false, per_call = boolean,
+    doc = "also retry failures the server may have acted on (a message may then be sent twice)" },
+  { name = "max_retry_wait", layer = "client", check = non_negative, default = 60, per_call = non_negative,
+    doc = "the longest Retry-After honoured, seconds" },
+  { name = "deadline", layer = "client", check = seconds, per_call = seconds,
+    doc = "seconds bounding all attempts and waits together" },
+  { name = "max_request_size", layer = "client", check = bytes, default = L.max_request_size,
+    doc = "bytes of request body; past it invalid_request, nothing sent" },
+  { name = "log", layer = "client", check = logger,
+    doc = "function(line, event) called once per attempt; default: stderr when $FEATUREBASE_LOG=debug" },
+  { name = "keepalive_timeout", layer = "openresty", check = seconds, default = 60,
+    doc = "OpenResty: seconds an idle connection stays in nginx's pool" },
+  { name = "keepalive_pool", layer = "openresty", check = pool, default = 32,
+    doc = "OpenResty: idle connections kept per worker" },
+}
+
+local by_name, per_call_names, all_names = {}, {}, {}
+for _, o in ipairs(M.list) do
+  by_name[o.name] = o
+  all_names[#all_names + 1] = o.name
+  if o.per_call then per_call_names[#per_call_names + 1] = o.name end
+end
+
+--- An invalid_request error naming the option.
+function M.error(name, msg)
+  return setmetatable({ kind = "invalid_request", field = name, message = name .. " " .. msg }, core.error_mt)
+end
+
+-- A name for any key, for messages: tostring could run a hostile __tostring.
+local function key_name(k)
+  return type(k) == "string" and k or ("(a " .. type(k) .. " key)")
+end
+
+--- Splits client options by layer: own (the options of `layers` checked, over their defaults),
+-- core (the C core's, checked there). Unknown options and options of other layers are refused.
+-- Raw iteration: a __pairs metamethod must not invent or hide options.
+---@param opts table|nil
+---@param layers table<string, boolean> e.g. {client = true}
+---@return table|nil own
+---@return table core_or_err
+function M.split(opts, layers)
+  local own, c = {}, {}
+  for _, o in ipairs(M.list) do
+    if layers[o.layer] and o.default ~= nil then own[o.name] = o.default end
+  end
+  for k, v in next, opts or {} do
+    local o = by_name[k]
+    if not o or not (layers[o.layer] or o.layer == "core") then
+      return nil, M.error(key_name(k), "is not a known client option (" .. table.concat(all_names, ", ") .. ")")
+    end
+    if o.layer == "core" then
+      c[k] = v
+    else
+      local why = o.check(v)
+      if why then return nil, M.error(k, why) end
+      own[k] = v
+    end
+  end
+  return own, c
+end
+
+--- A call's options over the client's: the merged table, or nil, err.
+---@param base table the client's options
+---@param opts table|nil
+function M.merge(base, opts)
+  if opts == nil then return base end
+  local o = {}
+  for k, v in pairs(base) do o[k] = v end
+  for k, v in next, opts do
+    local d = by_name[k]
+    if not (d and d.per_call) then
+      return nil, M.error(key_name(k), "is not a per-call option (" .. table.concat(per_call_names, ", ") .. ")")
+    end
+    local why = d.per_call(v)
+    if why then return nil, M.error(k, why) end
+    o[k] = v
+  end
+  return o
+end
+
+return M
