@@ -51,6 +51,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
  * stopped here (the transfer fails with request_sent = true); libcurl's check of idle pooled
  * connections runs before the first call, so a connection the server closed while idle is still
  * replaced silently. */
+#if FB_CURL_VER_GE(7, 80, 0)
 static int on_prereq(void *ud, char *peer_ip, char *local_ip, int peer_port, int local_port) {
     fb_conn *k = (fb_conn *)ud;
     (void)peer_ip;
@@ -64,6 +65,27 @@ static int on_prereq(void *ud, char *peer_ip, char *local_ip, int peer_port, int
     }
     return CURL_PREREQFUNC_OK;
 }
+#endif
+
+/* Before libcurl 7.80 (no CURLOPT_PREREQFUNCTION), the body of a request that is not safe goes
+ * through this read callback, and the seek callback refuses to rewind it once a byte was read:
+ * libcurl's own resend then fails (CURLE_SEND_FAIL_REWIND) instead of sending the body again. */
+static size_t on_read(char *p, size_t size, size_t n, void *ud) {
+    fb_conn *k = (fb_conn *)ud;
+    size_t left = k->req.len - 1 - k->read_pos, m = size * n < left ? size * n : left; /* req ends in a NUL */
+    memcpy(p, k->req.data + k->read_pos, m);
+    k->read_pos += m;
+    return m;
+}
+
+static int on_seek(void *ud, curl_off_t offset, int origin) {
+    fb_conn *k = (fb_conn *)ud;
+    if (origin != SEEK_SET || offset != 0 || k->read_pos > 0) {
+        k->resend_refused = 1;
+        return CURL_SEEKFUNC_CANTSEEK;
+    }
+    return CURL_SEEKFUNC_OK;
+}
 
 /* The stall watch: curl calls this often while bytes move and about once a second when none do.
  * The clock starts when the request is written (connecting has its own timeout); header lines
@@ -73,14 +95,14 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
     double now;
     (void)dltotal;
     (void)ultotal;
-    if (k->last_move == 0) return 0;
-    now = monotonic();
     if (dlnow != k->last_dl || ulnow != k->last_ul) {
         k->last_dl = dlnow;
         k->last_ul = ulnow;
-        k->last_move = now;
+        k->last_move = monotonic();
         return 0;
     }
+    if (k->last_move == 0) return 0;
+    now = monotonic();
     if ((now - k->last_move) * 1000 >= (double)k->stall_ms) {
         k->stalled = 1;
         return 1;
@@ -150,8 +172,15 @@ int fb_conn_open(fb_conn *k, struct curl_slist *headers, long connect_timeout_ms
     curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(e, CURLOPT_XFERINFODATA, k);
-    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
-    curl_easy_setopt(e, CURLOPT_PREREQDATA, k);
+#if FB_CURL_VER_GE(7, 80, 0) && !defined(FB_TEST_NO_PREREQ)
+    /* the running library may be older than the header: then the option is unknown */
+    k->has_prereq = curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq) == CURLE_OK &&
+                    curl_easy_setopt(e, CURLOPT_PREREQDATA, k) == CURLE_OK;
+#endif
+    curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(e, CURLOPT_READDATA, k);
+    curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek);
+    curl_easy_setopt(e, CURLOPT_SEEKDATA, k);
     fb_conn_limits(k, FB_DEFAULT_MAX_RESPONSE, FB_DEFAULT_STALL_MS);
     if (headers && strncmp(headers->data, "Authorization: Bearer ", 22) == 0) {
         k->key = headers->data + 22;
@@ -189,11 +218,16 @@ int fb_conn_prepare(fb_conn *k, const char *method, const char *base, const char
     k->too_big = k->stalled = 0;
     k->safe = safe;
     k->sends = k->resend_refused = k->status = 0;
+    k->read_pos = 0;
     if (!fb_buf_addstr(&k->url, base) || !fb_buf_addstr(&k->url, path) || !fb_buf_add(&k->url, "", 1) ||
         (body && (!fb_buf_add(&k->req, body, n) || !fb_buf_add(&k->req, "", 1))))
         return 0;
     curl_easy_setopt(k->easy, CURLOPT_URL, k->url.data);
-    if (body) { /* POST, or PATCH/DELETE with a JSON body */
+    if (body && !safe && !k->has_prereq) { /* the read-callback guard (libcurl < 7.80) */
+        curl_easy_setopt(k->easy, CURLOPT_POSTFIELDS, NULL);
+        curl_easy_setopt(k->easy, CURLOPT_POST, 1L);
+        curl_easy_setopt(k->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
+    } else if (body) { /* POST, or PATCH/DELETE with a JSON body */
         curl_easy_setopt(k->easy, CURLOPT_POSTFIELDS, k->req.data);
         curl_easy_setopt(k->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
     } else {
@@ -241,8 +275,21 @@ void fb_conn_push_headers(lua_State *L, const char *raw, size_t n) {
  * as writing it (refused, DNS, TLS handshake, connect timeout), on any attempt of the transfer. A
  * refused connect after libcurl's own resend (possible for safe requests) counts as sent. */
 int fb_conn_request_sent(fb_conn *k, CURLcode rc) {
-    (void)rc;
-    return k->sends > 0;
+    long request_size = 0;
+    if (k->has_prereq) return k->sends > 0;
+    /* without the prereq count (libcurl < 7.80): what the first connection's failure says */
+    if (k->read_pos > 0 || k->resend_refused) return 1;
+    switch (rc) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+        return 0;
+    default:
+        curl_easy_getinfo(k->easy, CURLINFO_REQUEST_SIZE, &request_size);
+        return request_size > 0;
+    }
 }
 
 /* TLS failures that say the peer is not who it claims: never transient, never retried. */

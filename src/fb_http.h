@@ -24,6 +24,8 @@ typedef struct fb_conn {
     int safe;                    /* the request may be repeated (GET, PATCH, DELETE, upsert) */
     int sends;                   /* times libcurl was about to write this request (CURLOPT_PREREQFUNCTION) */
     int resend_refused;          /* an unsafe request's second send was stopped */
+    int has_prereq;              /* libcurl >= 7.80 took CURLOPT_PREREQFUNCTION; else the read-callback guard */
+    size_t read_pos;             /* body bytes handed to libcurl by the read callback (that guard) */
     int status;                  /* status line of the final response, once its header came; 0 before */
     /* the API key (inside the header list the conn was opened with): redacted from what came back */
     const char *key;
