@@ -6,6 +6,7 @@ ignore = { "581" }
 files["spec/"] = { std = "+busted", max_line_length = 132 }
 files["lua/featurebase/testing/"] = { std = "ngx_lua" }
 files["lua/featurebase/openresty.lua"] = { std = "+ngx_lua" }
+files["lua/featurebase/webhooks.lua"] = { std = "+ngx_lua" }
 files["examples/openresty/"] = { std = "+ngx_lua" }
 files["lua/featurebase/nvim.lua"] = { globals = { "vim" } }
 files["examples/nvim/"] = { globals = { "vim" } }

@@ -8,6 +8,9 @@ CFLAGS    ?= -O2 -g
 WARN      := -std=gnu99 -Wall -Wextra -Werror -fPIC -fvisibility=hidden
 CURL_CFLAGS := $(shell pkg-config --cflags libcurl 2>/dev/null)
 CURL_LIBS   := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
+# libcrypto (OpenSSL): HMAC-SHA256 for webhook signatures (src/fb_webhook.c).
+CRYPTO_CFLAGS := $(shell pkg-config --cflags libcrypto 2>/dev/null)
+CRYPTO_LIBS   := $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto)
 SRCS      := $(wildcard src/*.c)
 HDRS      := $(wildcard src/*.h)
 LUA_PATHS := ./lua/?.lua;./lua/?/init.lua;./?.lua
@@ -28,8 +31,8 @@ build: $(LUAS:%=build/%/featurebase/core.so)
 # One module per interpreter, against that interpreter's headers (pkg-config names them alike).
 build/%/featurebase/core.so: $(SRCS) $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(WARN) $$(pkg-config --cflags $*) $(CURL_CFLAGS) \
-	  -shared -o $@ $(SRCS) $(CURL_LIBS)
+	$(CC) $(CFLAGS) $(WARN) $$(pkg-config --cflags $*) $(CURL_CFLAGS) $(CRYPTO_CFLAGS) \
+	  -shared -o $@ $(SRCS) $(CURL_LIBS) $(CRYPTO_LIBS)
 
 test: deps
 	@$(MAKE) --no-print-directory build
@@ -65,7 +68,7 @@ lint: deps
 	@luacheck -q lua spec examples
 	@lua5.4 scripts/check-annotations.lua lua/featurebase.lua $$(find lua/featurebase -name '*.lua' ! -name server.lua)
 	@cppcheck --enable=warning,style,performance,portability --std=c99 --error-exitcode=1 -q \
-	  --suppress=variableScope $$(pkg-config --cflags-only-I lua5.4) $(CURL_CFLAGS) src/
+	  --suppress=variableScope $$(pkg-config --cflags-only-I lua5.4) $(CURL_CFLAGS) $(CRYPTO_CFLAGS) src/
 
 # The API reference, from the sources' annotations, into docs/ (LDoc, Debian's lua-ldoc).
 DOC_SOURCES = lua/featurebase.lua $(filter-out lua/featurebase/testing/server.lua,$(wildcard lua/featurebase/*.lua))
@@ -114,7 +117,7 @@ bench-concurrency: deps
 # `make fuzz FUZZ_TIME=600`: a long fuzzing session; `make fuzz-merge` then folds what it found,
 # minimised, into the committed corpus fuzz/corpus/<name>/.
 MEMCHECK_LUAS ?= $(LUAS)
-FUZZERS   := validate decode options
+FUZZERS   := validate decode options webhook
 FUZZ_TIME ?= 600
 FUZZ_SMOKE ?= 30
 FUZZ_CC   ?= clang
@@ -132,8 +135,8 @@ fuzz-build: $(FUZZERS:%=build/fuzz/fuzz_%)
 build/fuzz/fuzz_%: fuzz/harness.c fuzz/%.lua $(SRCS) $(HDRS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer $(SAN_FLAGS) -std=gnu99 -Wall -Wextra -Werror \
-	  -DFUZZ_SCRIPT='"$(CURDIR)/fuzz/$*.lua"' $$(pkg-config --cflags $(FUZZ_LUA)) $(CURL_CFLAGS) \
-	  -o $@ fuzz/harness.c $(SRCS) $$(pkg-config --libs $(FUZZ_LUA)) $(CURL_LIBS)
+	  -DFUZZ_SCRIPT='"$(CURDIR)/fuzz/$*.lua"' $$(pkg-config --cflags $(FUZZ_LUA)) $(CURL_CFLAGS) $(CRYPTO_CFLAGS) \
+	  -o $@ fuzz/harness.c $(SRCS) $$(pkg-config --libs $(FUZZ_LUA)) $(CURL_LIBS) $(CRYPTO_LIBS)
 
 # New inputs go to build/fuzz/corpus-<name>; the committed corpus is only read. Logs: build/fuzz/<name>.log.
 fuzz: check-deps fuzz-build
@@ -190,8 +193,8 @@ ASAN_ENV := PATH="$(CURDIR)/build/asan/bin:$$PATH" \
 
 build/asan/%/featurebase/core.so: $(SRCS) $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) -O1 -g $(SAN_FLAGS) $(WARN) $$(pkg-config --cflags $*) $(CURL_CFLAGS) \
-	  -shared -Wl,-z,nodelete -o $@ $(SRCS) $(CURL_LIBS)
+	$(CC) -O1 -g $(SAN_FLAGS) $(WARN) $$(pkg-config --cflags $*) $(CURL_CFLAGS) $(CRYPTO_CFLAGS) \
+	  -shared -Wl,-z,nodelete -o $@ $(SRCS) $(CURL_LIBS) $(CRYPTO_LIBS)
 
 build/asan/bin/%:
 	@mkdir -p $(@D)

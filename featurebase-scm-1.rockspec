@@ -24,6 +24,7 @@ dependencies = {
 -- which the C compiler searches by itself. CURL_DIR / CURL_INCDIR still point elsewhere when needed.
 external_dependencies = {
   CURL = { library = "curl" },
+  OPENSSL = { header = "openssl/hmac.h", library = "crypto" }, -- HMAC-SHA256 for webhook signatures
 }
 build = {
   type = "builtin",
@@ -32,14 +33,17 @@ build = {
       sources = {
         "src/fb_base64.c", "src/fb_buf.c", "src/fb_client.c", "src/fb_core.c", "src/fb_decode.c",
         "src/fb_error.c", "src/fb_file.c", "src/fb_http.c", "src/fb_multi.c", "src/fb_validate.c",
+        "src/fb_webhook.c", "src/fb_api.c",
       },
-      libraries = { "curl" },
-      incdirs = { "$(CURL_INCDIR)" },
-      libdirs = { "$(CURL_LIBDIR)" },
+      libraries = { "curl", "crypto" },
+      incdirs = { "$(CURL_INCDIR)", "$(OPENSSL_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)", "$(OPENSSL_LIBDIR)" },
     },
     featurebase = "lua/featurebase.lua",
     ["featurebase.core_loader"] = "lua/featurebase/core_loader.lua",
     ["featurebase.env"] = "lua/featurebase/env.lua",
+    ["featurebase.client"] = "lua/featurebase/client.lua",
+    ["featurebase.options"] = "lua/featurebase/options.lua",
     ["featurebase.retry"] = "lua/featurebase/retry.lua",
     ["featurebase.helpers"] = "lua/featurebase/helpers.lua",
     ["featurebase.import"] = "lua/featurebase/import.lua",
@@ -51,6 +55,7 @@ build = {
     ["featurebase.testing.conversations"] = "lua/featurebase/testing/conversations.lua",
     ["featurebase.testing.contacts"] = "lua/featurebase/testing/contacts.lua",
     ["featurebase.openresty"] = "lua/featurebase/openresty.lua",
+    ["featurebase.webhooks"] = "lua/featurebase/webhooks.lua",
   },
 }
 test = {

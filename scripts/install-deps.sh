@@ -2,7 +2,7 @@
 # Installs, from Debian's packages, everything the build, the tests and the demo need.
 # Idempotent: does nothing when every package is already there. Needs root (or sudo) on Debian 12.
 set -e
-PKGS="make gcc pkg-config libcurl4-openssl-dev ca-certificates
+PKGS="make gcc pkg-config libcurl4-openssl-dev libssl-dev ca-certificates
 lua5.1 lua5.2 lua5.3 lua5.4 liblua5.1-0-dev liblua5.2-dev liblua5.3-dev liblua5.4-dev
 luajit2 libluajit2-5.1-dev lua-cjson lua-busted lua-socket lua-check lua-ldoc luarocks
 nginx libnginx-mod-http-lua neovim"

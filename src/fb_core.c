@@ -13,6 +13,7 @@
 #include "fb_base64.h"
 #include "fb_file.h"
 #include "fb_version.h"
+#include "fb_webhook.h"
 
 #if defined(_WIN32)
 #define FB_EXPORT __declspec(dllexport)
@@ -58,6 +59,7 @@ int luaopen_featurebase_core(lua_State *L) {
     fb_decode_init(L);
     fb_base64_init(L);
     fb_file_init(L);
+    fb_webhook_init(L);
     lua_pushcfunction(L, fb_core_sleep);
     lua_setfield(L, -2, "sleep");
     lua_pushcfunction(L, fb_core_now);

@@ -55,6 +55,11 @@ static int json_decode(lua_State *L, int idx) {
     return 1;
 }
 
+/* The same, for other files of the core (webhook bodies). */
+int fb_decode_json(lua_State *L, int idx) {
+    return json_decode(L, idx);
+}
+
 static const char *status_text(lua_Integer status) {
     switch (status) {
     case 400: return "Bad Request";

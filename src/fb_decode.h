@@ -5,6 +5,10 @@
 
 #include "fb_compat.h"
 
+/* Decodes the JSON string at idx with the core's private cjson (JSON nulls removed): pushes the
+ * value and returns 1, or pushes cjson's message and returns 0. Never raises for bad input. */
+int fb_decode_json(lua_State *L, int idx);
+
 /* Adds core.decode to the module table at the top of the stack. */
 void fb_decode_init(lua_State *L);
 /* Decodes an answer (body, n) with this status and the headers table at index headers: pushes

@@ -393,4 +393,103 @@ end
 Server.__close = Server.stop  -- Lua 5.4: local srv <close> = testing.start{}
 M.Server = Server  -- lets a spec stop an nginx it started itself from a conf (Server:stop needs only .dir)
 
+-- Webhook deliveries ------------------------------------------------------------------------------
+-- Sends deliveries signed like Featurebase's (featurebase.webhooks.sign) to your own handler, for
+-- end-to-end tests of it:
+--
+--   local status, body = testing.deliver("http://127.0.0.1:8080/webhook",
+--     { id = "notif_1", topic = "conversation.user.replied", data = { item = {...} } },
+--     { secret = "whsec_..." })
+--   -- or srv:deliver(url, event, opts): the same, and a url starting with "/" is on the fake server
+
+---@class featurebase.testing.DeliveryOptions
+---@field secret string            the webhook secret the handler verifies with (required)
+---@field timestamp? string|integer X-Webhook-Timestamp, default now (an old one tests the tolerance)
+---@field signature? string        send this X-Webhook-Signature instead of the right one
+---@field headers? table<string, string|false> extra headers; a name set to false is not sent
+---@field timeout? number          seconds, default 10
+
+local function delivery_body(event)
+  if type(event) == "string" then return event end
+  assert(type(event) == "table", "featurebase.testing: the event must be a table or a raw body string")
+  return assert(json.encode(event))
+end
+
+--- The raw body and the headers of a signed delivery, without sending it (e.g. to send many at once).
+---@param event table|string the envelope (encoded as JSON) or the raw body
+---@param opts featurebase.testing.DeliveryOptions
+---@return string body
+---@return table<string, string> headers
+function M.delivery(event, opts)
+  assert(type(opts) == "table" and type(opts.secret) == "string",
+    "featurebase.testing.delivery: opts.secret (the webhook secret) is required")
+  local webhooks = require("featurebase.webhooks")
+  local body = delivery_body(event)
+  local timestamp = opts.timestamp or os.time()
+  local headers = webhooks.signed_headers(opts.secret, body, timestamp)
+  if opts.signature then headers[webhooks.SIGNATURE_HEADER] = opts.signature end
+  headers["Content-Type"] = "application/json"
+  headers["User-Agent"] = "featurebase-lua testing"
+  for k, v in pairs(opts.headers or {}) do
+    for name in pairs(headers) do -- one spelling per header name
+      if name:lower() == k:lower() then headers[name] = nil end
+    end
+    if v then headers[k] = v end
+  end
+  return body, headers
+end
+
+local function post_raw(url, body, headers, timeout)
+  local host, port, path = url:match("^http://([^/:]+):?(%d*)(.*)$")
+  if not host or not has_socket then -- https, or no luasocket: curl does it
+    local args = {}
+    for k, v in pairs(headers) do args[#args + 1] = "-H " .. q(k .. ": " .. v) end
+    local tmp = os.tmpname()
+    local f = assert(io.open(tmp, "wb"))
+    f:write(body)
+    f:close()
+    local out = capture("curl -s -m " .. timeout .. " -w '\\n%{http_code}' -X POST " .. table.concat(args, " ")
+      .. " --data-binary @" .. q(tmp) .. " " .. q(url))
+    os.remove(tmp)
+    local b, status = (out or ""):match("^(.-)\n?(%d%d%d)$")
+    return tonumber(status), b
+  end
+  local c = socket.tcp()
+  c:settimeout(timeout)
+  local ok, err = c:connect(host, tonumber(port) or 80)
+  if not ok then c:close() return nil, err end
+  local lines = { "POST " .. (path ~= "" and path or "/") .. " HTTP/1.0",
+    "Host: " .. host .. (port ~= "" and (":" .. port) or ""), "Content-Length: " .. #body }
+  for k, v in pairs(headers) do lines[#lines + 1] = k .. ": " .. v end
+  -- HTTP/1.0: the answer ends when the connection closes
+  c:send(table.concat(lines, "\r\n") .. "\r\n\r\n" .. body)
+  local resp, rerr, partial = c:receive("*a")
+  c:close()
+  resp = resp or partial
+  if not resp or resp == "" then return nil, rerr end
+  return tonumber(resp:match("^HTTP/%d%.%d (%d%d%d)")), resp:match("\r\n\r\n(.*)$") or ""
+end
+
+--- Sends one signed delivery to `url` (http://, or https:// through curl) and waits for the answer.
+---@param url string your handler's URL
+---@param event table|string the envelope (encoded as JSON) or the raw body
+---@param opts featurebase.testing.DeliveryOptions
+---@return integer|nil status nil when no answer came
+---@return string body the answer's body, or the error
+function M.deliver(url, event, opts)
+  local body, headers = M.delivery(event, opts)
+  return post_raw(url, body, headers, opts.timeout or 10)
+end
+
+--- `testing.deliver`, where a url starting with "/" is on this server (an app given by `opts.server`).
+---@param url string
+---@param event table|string
+---@param opts featurebase.testing.DeliveryOptions
+---@return integer|nil status
+---@return string body
+function Server:deliver(url, event, opts)
+  if url:sub(1, 1) == "/" then url = self.url .. url end
+  return M.deliver(url, event, opts)
+end
+
 return M
