@@ -82,6 +82,16 @@ describe("no duplicates, on the C transports", function()
     assert.is_false(retry.retryable(err, false, false))
   end)
 
+  it("a safe GET whose server restarts: libcurl's reconnect is refused, and that counts as sent", function()
+    finally(function() mis.sleep(0.5) end)
+    assert(client:perform("POST", P, body(mk("warm")), nil, false))
+    local m = mk("get")
+    local v, err = client:perform("GET", "/v2/conversations/x?q=mk:" .. m .. "+act:restart", nil, nil, true)
+    assert.is_nil(v)
+    assert.are.equal(1, srv.count(m))
+    assert.is_true(err.request_sent)
+  end)
+
   it("a safe request may use libcurl's reconnect: the GET succeeds on a fresh connection", function()
     assert(client:perform("POST", P, body(mk("warm")), nil, false))
     local m = mk("get")
@@ -234,5 +244,234 @@ describe("TLS certificate failures", function()
     assert.is_true(err.certificate)
     assert.is_false(err.request_sent)
     assert.is_false(retry.retryable(err, true, true))
+  end)
+end)
+
+-- The public client: the same scenarios through the request pipeline (retry policy, attempts).
+describe("no duplicates, through the client", function()
+  local featurebase = require("featurebase")
+  local srv, client, n = nil, nil, 0
+  local function mk(prefix)
+    n = n + 1
+    return prefix .. n
+  end
+  local function create(m, act, opts)
+    return client:create_conversation({ from = { type = "contact", id = H.CONTACT },
+      bodyMarkdown = "mk:" .. m .. (act and (" act:" .. act) or "") }, opts)
+  end
+
+  setup(function()
+    srv = mis.start()
+  end)
+  teardown(function()
+    if client then client:close() end
+    srv.stop()
+  end)
+  before_each(function()
+    if client then client:close() end
+    client = assert(featurebase.new{ api_key = H.KEY, base_url = srv.url, timeout = 5 })
+  end)
+
+  for _, act in ipairs({ "close", "reset", "restart" }) do
+    it("a create on a kept-alive connection, server " .. act .. ": one receipt, err.attempts = 1, ambiguous",
+      function()
+      finally(function() if act == "restart" then mis.sleep(0.5) end end)
+      assert(create(mk("warm")))
+      local m = mk(act)
+      local v, err = create(m, act)
+      assert.is_nil(v)
+      assert.are.equal(1, srv.count(m))
+      assert.are.equal("network", err.kind)
+      assert.is_true(err.request_sent)
+      assert.are.equal(1, err.attempts)
+    end)
+  end
+
+  it("a reply on a kept-alive connection the server closes after reading: one receipt", function()
+    assert(create(mk("warm")))
+    local m = mk("reply")
+    local params = H.contact_reply()
+    params.bodyMarkdown = "mk:" .. m .. " act:close"
+    local v, err = client:reply("abc", params)
+    assert.is_nil(v)
+    assert.are.equal(1, srv.count(m))
+    assert.is_true(err.request_sent)
+    assert.are.equal(1, err.attempts)
+  end)
+
+  it("retry_unsafe: a 201 whose body was cut is not sent again", function()
+    local m = mk("cut")
+    local v, err = create(m, "cut201,cut201,cut201", { retry_unsafe = true })
+    assert.is_nil(v)
+    assert.are.equal(201, err.status)
+    assert.are.equal(1, err.attempts)
+    assert.are.equal(1, srv.count(m))
+  end)
+
+  it("retry_unsafe still retries a dropped connection without a status line", function()
+    local m = mk("unsafe")
+    local v, err, res = create(m, "close", { retry_unsafe = true })
+    assert.is_nil(err)
+    assert.are.equal(m, v.id)
+    assert.are.equal(2, res.attempts)
+    assert.are.equal(2, srv.count(m))
+  end)
+
+  it("an idle-closed connection is replaced silently: a create and a get succeed with attempts = 1", function()
+    assert(create(mk("idle"), "idleclose"))
+    mis.sleep(0.5)
+    local m = mk("c")
+    local v, err, res = create(m)
+    assert.is_nil(err)
+    assert.are.equal(m, v.id)
+    assert.are.equal(1, res.attempts)
+    assert.are.equal(1, srv.count(m))
+    assert(create(mk("idle"), "idleclose"))
+    mis.sleep(0.5)
+    local g = mk("g")
+    v, err, res = client:get_conversation(g)
+    assert.is_nil(err)
+    assert.are.equal(g, v.id)
+    assert.are.equal(1, res.attempts)
+    assert.are.equal(1, srv.count(g))
+  end)
+
+  it("a safe request is retried on a 503, after its Retry-After", function()
+    local g = mk("g")
+    srv.script(g, "s503r1")
+    local t0 = os.time()
+    local v, err, res = client:get_conversation(g)
+    assert.is_nil(err)
+    assert.are.equal(g, v.id)
+    assert.are.equal(2, res.attempts)
+    assert.is_true(os.time() - t0 >= 1)
+    local m = mk("c")
+    v, err = create(m, "s503r1")
+    assert.is_nil(v)
+    assert.are.equal(503, err.status)
+    assert.are.equal(1, err.attempts) -- not safe, no retry_unsafe: not retried
+  end)
+
+  it("the key never comes back, even when the server echoes it", function()
+    local v, err = create(mk("echo"), "echo")
+    assert.is_nil(v)
+    assert.are.equal(401, err.status)
+    for _, s in ipairs(strings(err)) do assert.is_nil(s:find(H.KEY, 1, true)) end
+    assert.is_nil(tostring(err):find(H.KEY, 1, true))
+  end)
+end)
+
+-- featurebase.openresty inside a real nginx (one worker, so its connection pool is shared by calls).
+describe("no duplicates, in OpenResty", function()
+  local cjson = require("cjson")
+  local socket = require("socket")
+  local testing = require("featurebase.testing")
+  local srv, app, n = nil, nil, 0
+  local function mk(prefix)
+    n = n + 1
+    return prefix .. n
+  end
+
+  local APP = [[
+    location = /call { content_by_lua_block {
+      local cjson = require("cjson")
+      local fb = require("featurebase.openresty")
+      ngx.req.read_body()
+      local q = cjson.decode(ngx.req.get_body_data())
+      local client = assert(fb.new(q.options))
+      local v, err, res
+      if q.op == "create" then v, err, res = client:create_conversation(q.params, q.call)
+      else v, err, res = client:get_conversation(q.id, q.call) end
+      local all = {}
+      if err then
+        all[#all + 1] = tostring(err)
+        for k, x in pairs(err) do all[#all + 1] = tostring(k) .. "=" .. tostring(x) end
+        for k, x in pairs(err.headers or {}) do all[#all + 1] = k .. "=" .. x end
+      end
+      ngx.print(cjson.encode({ value = v or false, res = res and { attempts = res.attempts } or false,
+        err = err and { kind = err.kind, status = err.status, request_sent = err.request_sent,
+          attempts = err.attempts } or false, strings = all }))
+    } }
+  ]]
+
+  local function call(q)
+    q.options = { api_key = H.KEY, base_url = srv.url, timeout = 5 }
+    local c = socket.tcp()
+    c:settimeout(20)
+    assert(c:connect("127.0.0.1", app.port))
+    local b = cjson.encode(q)
+    assert(c:send("POST /call HTTP/1.0\r\nHost: x\r\nContent-Length: " .. #b .. "\r\n\r\n" .. b))
+    local resp = c:receive("*a")
+    c:close()
+    assert.are.equal("200", resp:match("^HTTP/%d%.%d (%d+)"), resp)
+    return cjson.decode(resp:match("\r\n\r\n(.*)$"))
+  end
+  local function create(m, act, opts)
+    return call({ op = "create", call = opts, params = { from = { type = "contact", id = H.CONTACT },
+      bodyMarkdown = "mk:" .. m .. (act and (" act:" .. act) or "") } })
+  end
+
+  setup(function()
+    local root = io.popen("pwd"):read("*l")
+    os.execute("make -s --no-print-directory build/luajit/featurebase/core.so >/dev/null")
+    srv = mis.start()
+    app = testing.start({ api_key = H.KEY, workers = 1, cpath = root .. "/build/luajit/?.so", server = APP })
+  end)
+  teardown(function()
+    if app then app:stop() end
+    srv.stop()
+  end)
+
+  for _, act in ipairs({ "close", "reset" }) do
+    it("a create on a pooled connection, server " .. act .. "s after reading: one receipt, ambiguous", function()
+      assert.is_table(create(mk("warm")).value)
+      local m = mk(act)
+      local out = create(m, act)
+      assert.is_false(out.value)
+      assert.are.equal(1, srv.count(m))
+      assert.is_true(out.err.request_sent)
+      assert.are.equal(1, out.err.attempts)
+    end)
+  end
+
+  it("a get on a pooled connection that yields nothing is run again on a fresh one", function()
+    assert.is_table(create(mk("warm")).value)
+    local g = mk("g")
+    srv.script(g, "close")
+    local out = call({ op = "get", id = g })
+    assert.are.equal(g, out.value.id)
+    assert.are.equal(2, srv.count(g))
+  end)
+
+  it("an idle-closed pooled connection is replaced silently, for a create and a get", function()
+    assert.is_table(create(mk("idle"), "idleclose").value)
+    mis.sleep(0.5)
+    local m = mk("c")
+    local out = create(m)
+    assert.are.equal(m, out.value.id)
+    assert.are.equal(1, out.res.attempts)
+    assert.are.equal(1, srv.count(m))
+    assert.is_table(create(mk("idle"), "idleclose").value)
+    mis.sleep(0.5)
+    local g = mk("g")
+    out = call({ op = "get", id = g })
+    assert.are.equal(g, out.value.id)
+    assert.are.equal(1, out.res.attempts)
+    assert.are.equal(1, srv.count(g))
+  end)
+
+  it("retry_unsafe: a 201 whose body was cut is not sent again", function()
+    local m = mk("cut")
+    local out = create(m, "cut201,cut201", { retry_unsafe = true })
+    assert.are.equal(201, out.err.status)
+    assert.are.equal(1, out.err.attempts)
+    assert.are.equal(1, srv.count(m))
+  end)
+
+  it("the key never comes back, even when the server echoes it", function()
+    local out = create(mk("echo"), "echo")
+    assert.are.equal(401, out.err.status)
+    assert.is_true(#out.strings > 3)
+    for _, s in ipairs(out.strings) do assert.is_nil(s:find(H.KEY, 1, true)) end
   end)
 end)
