@@ -51,7 +51,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
  * stopped here (the transfer fails with request_sent = true); libcurl's check of idle pooled
  * connections runs before the first call, so a connection the server closed while idle is still
  * replaced silently. */
-#if FB_CURL_VER_GE(7, 80, 0)
+#if FB_CURL_VER_GE(7, 80, 0) && !defined(FB_TEST_NO_PREREQ)
 static int on_prereq(void *ud, char *peer_ip, char *local_ip, int peer_port, int local_port) {
     fb_conn *k = (fb_conn *)ud;
     (void)peer_ip;
