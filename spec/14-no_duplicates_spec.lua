@@ -361,6 +361,37 @@ describe("no duplicates, through the client", function()
   end)
 end)
 
+-- featurebase.nvim in a real headless Neovim (its async calls run on the engine, on Neovim's loop).
+describe("no duplicates, in Neovim", function()
+  local srv
+  setup(function()
+    os.execute("make -s --no-print-directory build/luajit/featurebase/core.so >/dev/null")
+    srv = mis.start()
+  end)
+  teardown(function() srv.stop() end)
+
+  it("a create on a kept-alive connection that the server reads and then closes: one receipt", function()
+    local root = io.popen("pwd"):read("*l")
+    local out = os.tmpname()
+    os.execute(("env LUA_PATH=%q LUA_CPATH=%q FB_KEY=%q FB_URL=%q FB_WARM=nw1 FB_MK=nv1 timeout 60 nvim --headless "
+      .. "-u NONE -i NONE -n -c %q >%s 2>&1"):format(root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;;",
+      root .. "/build/luajit/?.so;;", H.KEY, srv.url, "luafile " .. root .. "/spec/nvim/no_duplicates.lua", out))
+    local f = assert(io.open(out))
+    local text = f:read("*a")
+    f:close()
+    os.remove(out)
+    local r = {}
+    for k, v in ("\n" .. text):gmatch("\n([%w_]+)=([^\n]*)") do r[k] = v end
+    assert.is_nil(r.error, text)
+    assert.are.equal("nw1", r.warm_id, text)
+    assert.are.equal("nil", r.value, text)
+    assert.are.equal("network", r.kind, text)
+    assert.are.equal("true", r.request_sent, text)
+    assert.are.equal("1", r.attempts, text)
+    assert.are.equal(1, srv.count("nv1"))
+  end)
+end)
+
 -- featurebase.openresty inside a real nginx (one worker, so its connection pool is shared by calls).
 describe("no duplicates, in OpenResty", function()
   local cjson = require("cjson")
