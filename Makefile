@@ -19,7 +19,7 @@ BUSTED    := /usr/bin/busted
 # The Lua interpreter for `make demo`.
 DEMO_LUA  ?= lua5.4
 
-.PHONY: all deps build test demo nvim dist check-rockspec lint docs clean
+.PHONY: all deps build test demo nvim dist check-rockspec lint types docs clean
 
 all: build
 
@@ -62,16 +62,27 @@ dist: deps
 check-rockspec: deps check-version
 	@sh scripts/check-rockspec.sh
 
-# Static checks: luacheck (.luacheckrc), the LuaLS annotations of the public API, and cppcheck. variableScope is a style choice here
+# The editor types and the README's API reference, generated from core.api (src/fb_api.c) and
+# featurebase.options by scripts/gen-types.lua: lua/featurebase/types/api.lua and the block between
+# <!-- api:begin --> and <!-- api:end --> in README.md. lua/featurebase/types/objects.lua is by hand.
+GEN_TYPES = LUA_PATH='$(LUA_PATHS);;' LUA_CPATH='./build/lua5.4/?.so;;' lua5.4 scripts/gen-types.lua
+types: build/lua5.4/featurebase/core.so
+	@$(GEN_TYPES)
+
+# Static checks: luacheck (.luacheckrc); the generated types and README block match core.api; the
+# LuaLS annotations of the public API (the fake server's internals, testing/, aside) and every
+# featurebase.* type they name is defined; cppcheck. variableScope is a style choice here
 # (declarations at the top of a block, as in Lua's own sources).
 lint: deps
-	@luacheck -q lua spec examples
-	@lua5.4 scripts/check-annotations.lua lua/featurebase.lua $$(find lua/featurebase -name '*.lua' ! -name server.lua)
+	@$(MAKE) --no-print-directory build/lua5.4/featurebase/core.so
+	@luacheck -q lua spec examples scripts/gen-types.lua scripts/check-annotations.lua scripts/ldoc-prep.lua scripts/luals-type.lua
+	@$(GEN_TYPES) --check
+	@lua5.4 scripts/check-annotations.lua lua/featurebase.lua $$(find lua/featurebase -name '*.lua' ! -path 'lua/featurebase/testing/*')
 	@cppcheck --enable=warning,style,performance,portability --std=c99 --error-exitcode=1 -q \
 	  --suppress=variableScope $$(pkg-config --cflags-only-I lua5.4) $(CURL_CFLAGS) $(CRYPTO_CFLAGS) src/
 
 # The API reference, from the sources' annotations, into docs/ (LDoc, Debian's lua-ldoc).
-DOC_SOURCES = lua/featurebase.lua $(filter-out lua/featurebase/testing/server.lua,$(wildcard lua/featurebase/*.lua))
+DOC_SOURCES = lua/featurebase.lua $(wildcard lua/featurebase/*.lua) $(wildcard lua/featurebase/types/*.lua)
 docs: deps
 	@rm -rf build/ldoc && mkdir -p build/ldoc
 	@lua5.4 scripts/ldoc-prep.lua build/ldoc $(DOC_SOURCES)
@@ -81,8 +92,9 @@ clean:
 	rm -rf build lua/featurebase/core.so
 
 # Benchmarks (not tests; see README "Performance"): sequential calls against a local nginx, side by
-# side with bench/raw_curl.c, luasocket and curl processes, and memory over 100,000 calls. Then the
-# concurrency benchmark, when present, and its chart (gnuplot, installed here on demand).
+# side with bench/raw_curl.c, bench/diy_lua_curl.lua (lua-curl + cjson, LuaJIT), luasocket and curl
+# processes; large answers; memory over 100,000 calls; start-up. Then the concurrency benchmark, when
+# present, and its chart (gnuplot, installed here on demand).
 BENCH_LUAS ?= lua5.4 luajit
 
 .PHONY: bench

@@ -56,6 +56,10 @@ build = {
     ["featurebase.testing.contacts"] = "lua/featurebase/testing/contacts.lua",
     ["featurebase.openresty"] = "lua/featurebase/openresty.lua",
     ["featurebase.webhooks"] = "lua/featurebase/webhooks.lua",
+    -- LuaLS definitions (editor completion; never required): installed so that a rocks tree's
+    -- share/lua/<version>/ in LuaLS's workspace.library finds them
+    ["featurebase.types.objects"] = "lua/featurebase/types/objects.lua",
+    ["featurebase.types.api"] = "lua/featurebase/types/api.lua",
   },
 }
 test = {

@@ -1,18 +1,21 @@
---- `make bench`: sequential create_conversation against a fast local server, side by side with
--- three baselines in one run, and memory over 100,000 calls. Prints ratios; exits 1 if a target is
--- missed. Run from the repository root: lua bench/run.lua (any of lua5.1-5.4, luajit).
+--- `make bench`: featurebase side by side with its baselines in one run, on one CPU. Prints the
+-- machine, libcurl, per-call medians and every ratio with its target; exits 1 if a target is
+-- missed. Run from the repository root: lua5.4 bench/run.lua (any of lua5.1-5.4, luajit).
 --
--- Server: nginx answering every POST with the docs' example body through `return 201 '...'`: no
--- Lua, no shared dict, so the server's part of each call is as small and steady as it gets (the
--- fake server's Lua handler costs several times more per request and varies more, which would
--- flatter the ratios to raw libcurl).
+-- Server: nginx answering with fixed bodies and no Lua (`return 201 '...'` for the POSTs, static
+-- files for the large GETs), with the headers Featurebase sends (X-Request-Id, X-RateLimit-*), so
+-- the server's share of each call is as small and steady as it gets.
 --
--- The kept-alive methods (featurebase, its transport alone, raw libcurl) run interleaved in chunks
--- of BENCH_CHUNK calls, the C program staying alive between chunks on its own connection, so that
--- load from other processes hits all of them alike; ratios are medians of per-chunk ratios. The
--- slow baselines (luasocket, curl processes) run once per round, in between.
--- Environment: BENCH_ROUNDS (default 9), BENCH_CALLS (calls per round for each kept-alive method,
--- default 20000), BENCH_CHUNK (default 1000), BENCH_MEMORY_CALLS (default 100000).
+-- Kept-alive methods run interleaved in chunks of BENCH_CHUNK calls (rotating order; the raw C
+-- program stays alive between chunks on its own connection) so that load from other processes hits
+-- them alike; ratios are medians of per-chunk ratios. Baselines:
+--   raw   bench/raw_curl.c: the same POST with one reused libcurl handle and nothing else;
+--   diy   bench/diy_lua_curl.lua: Debian's lua-curl + cjson.encode/decode, one reused handle
+--         (lua-curl exists for Lua 5.1, 5.2 and LuaJIT only: on 5.3/5.4 the diy rows say n/a);
+--   luasocket socket.http + cjson (a new connection per call), one curl process per call.
+-- Environment: BENCH_ROUNDS (default 7), BENCH_CALLS (calls per round per kept-alive method,
+-- default 10000), BENCH_CHUNK (default 1000), BENCH_BIG_CALLS (large answers, default 400),
+-- BENCH_MEMORY_CALLS (default 100000), BENCH_SERVER=fake (the fake Featurebase server instead).
 local featurebase = require("featurebase")
 local core = require("featurebase.core")
 local testing = require("featurebase.testing")
@@ -20,27 +23,68 @@ local cjson = require("cjson")
 local http = require("socket.http")
 local ltn12 = require("ltn12")
 
-local ROUNDS = tonumber(os.getenv("BENCH_ROUNDS")) or 9
-local CALLS = tonumber(os.getenv("BENCH_CALLS")) or 20000
+local ROUNDS = tonumber(os.getenv("BENCH_ROUNDS")) or 7
+local CALLS = tonumber(os.getenv("BENCH_CALLS")) or 10000
 local CHUNK = tonumber(os.getenv("BENCH_CHUNK")) or 1000
-local SOCKET_CALLS = math.max(50, math.floor(CALLS / 10)) -- a new TCP connection per call: keep TIME_WAIT sane
-local PROCESS_CALLS = math.max(10, math.floor(CALLS / 500))
+local BIG_CALLS = tonumber(os.getenv("BENCH_BIG_CALLS")) or 400
+local BIG_CHUNK = math.max(1, math.floor(BIG_CALLS / 8))
+local SOCKET_CALLS = math.max(50, math.floor(CALLS / 20)) -- a new TCP connection per call: keep TIME_WAIT sane
+local PROCESS_CALLS = math.max(10, math.floor(CALLS / 1000))
 local MEMORY_CALLS = tonumber(os.getenv("BENCH_MEMORY_CALLS")) or 100000
+local STARTS = 15
 local KEY = "sk_bench_0123456789"
 local RAW_CURL = "bench/out/raw_curl"
+local LUA = arg[-1] or "lua"
 
-local TARGET = { raw = 1.10, luasocket = 1.3, process = 50, memory_mib = 2 }
+local TARGET = { raw = 1.15, diy = 1.0, big = 1.0, luasocket = 1.3, process = 50, memory_mib = 1, start_ms = 5 }
 
--- The docs' example response (create-conversation.txt), as one line.
+-- The docs' example responses (create-conversation.txt, reply-to-conversation.txt), as one line.
 local EXAMPLE = '{"object":"conversation","id":"12345","state":"open","priority":false,"adminAssigneeId":null,'
   .. '"participants":[{"type":"customer","id":"676f0f6765bdaa7d7d760f88"}],"source":{"channel":"desktop",'
   .. '"deliveredAs":"customer_initiated","bodyHtml":"<p>Hello, I have a question about your product.</p>",'
   .. '"bodyMarkdown":"Hello, I have a question about your product.","author":{"type":"customer",'
   .. '"id":"676f0f6765bdaa7d7d760f88"}},"createdAt":"2025-01-15T10:30:00.000Z",'
   .. '"updatedAt":"2025-01-15T10:30:00.000Z"}'
+local REPLY_EXAMPLE = '{"object":"conversation_part","id":"3","partType":"user_msg",'
+  .. '"bodyHtml":"<p>Thank you for your help!</p>","bodyMarkdown":"Thank you for your help!",'
+  .. '"author":{"type":"customer","id":"676f0f6765bdaa7d7d760f88","name":"John Doe","email":"john@example.com"},'
+  .. '"channel":"desktop","createdAt":"2025-01-15T10:40:00.000Z","updatedAt":"2025-01-15T10:40:00.000Z"}'
 
 local PARAMS = { from = { type = "contact", id = "676f0f6765bdaa7d7d760f88" },
   bodyMarkdown = "Hello, I have a question about your product.", channel = "desktop" }
+local REPLY = { type = "contact", id = "676f0f6765bdaa7d7d760f88", bodyMarkdown = "Thank you for your help!",
+  messageType = "reply" }
+
+-- Large answers of realistic size and shape: a conversation with 200 parts, a page of 100.
+local TEXT = "Thanks for getting back to me. I tried the steps from your last message: cleared the cache, "
+  .. "signed out and in again, and the **export** still stops at 80%. The log says `timeout after 30s`. "
+  .. "Could you have a look at [the report](https://example.com/r/42)?"
+local function person(i)
+  return i % 2 == 0 and { type = "admin", id = "507f1f77bcf86cd7994390" .. ("%02d"):format(i % 100),
+    name = "Ada Admin", email = "ada@example.com" } or
+    { type = "customer", id = "676f0f6765bdaa7d7d760f88", name = "John Doe", email = "john@example.com" }
+end
+local function conversation(i)
+  return { object = "conversation", id = tostring(10000 + i), title = "Export stops at 80% (" .. i .. ")",
+    state = i % 3 == 0 and "closed" or "open", priority = i % 7 == 0, adminAssigneeId = cjson.null,
+    teamAssigneeId = cjson.null, snoozedUntil = cjson.null, customAttributes = { plan = "pro", seats = 12 },
+    tags = { { id = "6710f0c0e4b0a1b2c3d4e5f6", name = "billing" } },
+    participants = { { type = "customer", id = "676f0f6765bdaa7d7d760f88" } },
+    source = { channel = "desktop", deliveredAs = "customer_initiated", bodyHtml = "<p>" .. TEXT .. "</p>",
+      bodyMarkdown = TEXT, author = person(1) },
+    createdAt = "2025-01-15T10:30:00.000Z", updatedAt = "2025-01-15T11:30:00.000Z" }
+end
+local big = conversation(0)
+big.conversationParts = {}
+for i = 1, 200 do
+  big.conversationParts[i] = { object = "conversation_part", id = tostring(i),
+    partType = i % 2 == 0 and "admin_reply" or "user_msg", bodyHtml = "<p>" .. TEXT .. "</p>",
+    bodyMarkdown = TEXT, author = person(i), channel = "desktop", redactedAt = cjson.null,
+    createdAt = "2025-01-15T10:40:00.000Z", updatedAt = "2025-01-15T10:40:00.000Z" }
+end
+local page = { object = "list", data = {}, nextCursor = "eyJpZCI6IjY3NmYwZjY3NjViZGFhN2Q3ZDc2MGY4OCJ9" }
+for i = 1, 100 do page.data[i] = conversation(i) end
+local BIG = { get = cjson.encode(big), list = cjson.encode(page) }
 
 local function capture(cmd)
   local p = assert(io.popen(cmd))
@@ -54,6 +98,7 @@ local function median(t)
   for i, v in ipairs(t) do s[i] = v end
   table.sort(s)
   local n = #s
+  if n == 0 then return 0 / 0 end
   return n % 2 == 1 and s[(n + 1) / 2] or (s[n / 2] + s[n / 2 + 1]) / 2
 end
 
@@ -67,13 +112,28 @@ local function machine()
     capture("uname -r"):match("%S+") or "?")
 end
 
--- BENCH_SERVER=fake measures against the fake Featurebase server (Lua handler, recording off) instead.
+-- The static answers: files nginx serves as they are (world-readable: workers run as nobody).
+local files = capture("mktemp -d \"${TMPDIR:-/tmp}/fbbench.XXXXXX\""):match("%S+")
+assert(os.execute("chmod 755 " .. files))
+for name, text in pairs(BIG) do
+  local f = assert(io.open(files .. "/" .. name .. ".json", "w"))
+  f:write(text)
+  f:close()
+end
+local HEADERS = "default_type application/json; add_header X-Request-Id req_0123456789abcdef; "
+  .. "add_header X-RateLimit-Limit 2000; add_header X-RateLimit-Remaining 1999; "
+  .. "add_header X-RateLimit-Reset 1767225600; "
 local FAKE = os.getenv("BENCH_SERVER") == "fake"
-local srv = testing.start({ api_key = KEY, record = false, server =
-  "location = /bench/v2/conversations { default_type application/json; return 201 '" .. EXAMPLE .. "'; }" })
+local srv = testing.start({ api_key = KEY, record = false, server = table.concat({
+  "location = /bench/v2/conversations { " .. HEADERS .. "if ($request_method = GET) { rewrite ^ /bench/list last; } "
+    .. "return 201 '" .. EXAMPLE .. "'; }",
+  "location = /bench/v2/conversations/12345/reply { " .. HEADERS .. "return 201 '" .. REPLY_EXAMPLE .. "'; }",
+  "location = /bench/v2/conversations/12345 { " .. HEADERS .. "alias " .. files .. "/get.json; }",
+  "location = /bench/list { internal; " .. HEADERS .. "alias " .. files .. "/list.json; }",
+}, "\n") })
 local base = FAKE and srv.url or (srv.url .. "/bench")
 
--- Pin nginx and this process (with the raw_curl child it starts later) to one CPU. Left to the
+-- Pin nginx and this process (with the children it starts later) to one CPU. Left to the
 -- scheduler, a client on the other core than the nginx worker pays a cross-CPU wake-up each way
 -- (on this VM a call went from 30 us to 100+ us), so the ratios measured placement, not code.
 local MACHINE = machine()
@@ -84,123 +144,149 @@ if PINNED then
   capture(("taskset -a -p -c 0 %s >/dev/null; for w in $(pgrep -P %s); do taskset -a -p -c 0 $w >/dev/null; done; "
     .. "taskset -a -p -c 0 %s >/dev/null"):format(master, master, self_pid))
 end
-local url = base .. "/v2/conversations"
-local _, body = core.encode_create(PARAMS)
 
 local client = assert(featurebase.new({ api_key = KEY, base_url = base }))
+local ok_diy, diy_mod = pcall(dofile, "bench/diy_lua_curl.lua")
+local diy = ok_diy and diy_mod.new(base, KEY) or nil
 
--- Each method: seconds per call over n calls (warm connection where it has one).
-local methods = {}
-
-methods.featurebase = function(n)
-  assert(client:create_conversation(PARAMS)) -- warm-up: connection open
-  local t0 = core.now()
-  for _ = 1, n do
-    local conv, err = client:create_conversation(PARAMS)
-    if not conv then error(tostring(err)) end
+-- Each method: seconds per call over n calls on a warm connection.
+local function timed(one)
+  return function(n)
+    local t0 = core.now()
+    for _ = 1, n do one() end
+    return (core.now() - t0) / n
   end
-  return (core.now() - t0) / n
 end
+local function must(v, err) if v == nil then error(tostring(err), 2) end return v end
 
--- The validated, decoded call minus validation and decoding: libcurl through the C core only.
-local path = core.encode_create(PARAMS)
-methods.transport = function(n)
-  local t0 = core.now()
-  for _ = 1, n do assert(client._core:perform(path, body)) end
-  return (core.now() - t0) / n
+local M = {}
+M.fb_create = timed(function() must(client:create_conversation(PARAMS)) end)
+M.fb_reply = timed(function() must(client:reply("12345", REPLY)) end)
+M.fb_get = timed(function() assert(#must(client:get_conversation("12345")).conversationParts == 200) end)
+M.fb_list = timed(function() assert(#must(client:list_conversations({ limit = 100 })).data == 100) end)
+-- the C core alone: libcurl, the headers table and decoding, no validation and no Lua pipeline
+local c_method, c_path, c_body = core.encode("create_conversation", PARAMS)
+M.transport_create = timed(function() must(client._core:perform(c_method, c_path, c_body)) end)
+if diy then
+  M.diy_create = timed(function() assert(diy:post("/v2/conversations", PARAMS).object) end)
+  M.diy_reply = timed(function() assert(diy:post("/v2/conversations/12345/reply", REPLY).object) end)
+  M.diy_get = timed(function() assert(#diy:get("/v2/conversations/12345").conversationParts == 200) end)
+  M.diy_list = timed(function() assert(#diy:get("/v2/conversations?limit=100").data == 100) end)
 end
 
 -- raw_curl stays alive on its connection; it reads a count, runs that many calls, prints s/call.
-local fifo = capture("mktemp -u \"${TMPDIR:-/tmp}/fbbench.XXXXXX\""):match("%S+")
-assert(os.execute("mkfifo " .. fifo))
-local raw_in = assert(io.popen(("FEATUREBASE_API_KEY=%s %s '%s' '%s' - > %s"):format(KEY, RAW_CURL, url, body,
-  fifo), "w"))
-local raw_out = assert(io.open(fifo, "r"))
-methods.raw = function(n)
-  raw_in:write(n, "\n")
-  raw_in:flush()
-  return assert(tonumber(raw_out:read("*l")), "raw_curl failed")
+local fifos = {}
+local function raw_method(path, body)
+  local fifo = capture("mktemp -u \"${TMPDIR:-/tmp}/fbbench.XXXXXX\""):match("%S+")
+  assert(os.execute("mkfifo " .. fifo))
+  fifos[#fifos + 1] = fifo
+  local w = assert(io.popen(("FEATUREBASE_API_KEY=%s %s '%s' '%s' - > %s"):format(KEY, RAW_CURL, base .. path,
+    body, fifo), "w"))
+  local r = assert(io.open(fifo, "r"))
+  return function(n)
+    if n == 0 then w:write("0\n") w:close() r:close() return end
+    w:write(n, "\n")
+    w:flush()
+    return assert(tonumber(r:read("*l")), "raw_curl failed")
+  end
 end
+M.raw_create = raw_method("/v2/conversations", c_body)
+M.raw_reply = raw_method("/v2/conversations/12345/reply", select(3, core.encode("reply", REPLY, nil, "12345")))
 
 local SOCKET_HEADERS = { authorization = "Bearer " .. KEY, ["content-type"] = "application/json",
   accept = "application/json", ["featurebase-version"] = "2026-01-01.nova" }
-
-methods.luasocket = function(n)
+local url = base .. "/v2/conversations"
+M.luasocket = function(n)
   local function one()
     local chunks = {}
-    SOCKET_HEADERS["content-length"] = tostring(#body)
+    SOCKET_HEADERS["content-length"] = tostring(#c_body)
     local _, status = http.request({ url = url, method = "POST", headers = SOCKET_HEADERS,
-      source = ltn12.source.string(body), sink = ltn12.sink.table(chunks) })
+      source = ltn12.source.string(c_body), sink = ltn12.sink.table(chunks) })
     assert(status == 201, "luasocket: " .. tostring(status))
     return cjson.decode(table.concat(chunks))
   end
   one()
-  local t0 = core.now()
-  for _ = 1, n do one() end
-  return (core.now() - t0) / n
+  return timed(one)(n)
 end
 
 -- One `curl` process per call, output read and decoded: how most editor plugins call HTTP APIs.
 local CURL_CMD = ("curl -sS -X POST -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' "
   .. "-H 'Accept: application/json' -H 'Featurebase-Version: 2026-01-01.nova' --data-binary '%s' '%s'")
-  :format(KEY, body, url)
-methods.process = function(n)
-  local t0 = core.now()
-  for _ = 1, n do assert(cjson.decode(capture(CURL_CMD)).object == "conversation") end
-  return (core.now() - t0) / n
-end
+  :format(KEY, c_body, url)
+M.process = timed(function() assert(cjson.decode(capture(CURL_CMD)).object == "conversation") end)
 
+-- Groups of kept-alive methods compared chunk by chunk: {label, calls, chunk, methods...}.
+local GROUPS = {
+  { "create", CALLS, CHUNK, "fb_create", "raw_create", "transport_create", diy and "diy_create" or nil },
+  { "reply", CALLS, CHUNK, "fb_reply", "raw_reply", diy and "diy_reply" or nil },
+  { "get", BIG_CALLS, BIG_CHUNK, "fb_get", diy and "diy_get" or nil },
+  { "list", BIG_CALLS, BIG_CHUNK, "fb_list", diy and "diy_list" or nil },
+}
+
+local LIBCURL = core.curl_version
 print(("featurebase-lua %s on %s; %s"):format(featurebase._VERSION, lua_name(), MACHINE))
-print(PINNED and "CPUs: nginx and the clients pinned to CPU 0 (taskset)" or "CPUs: not pinned (no taskset)")
+print(("libcurl: %s%s"):format(LIBCURL, diy and ("; lua-curl (diy) links " .. require("curl").version()) or ""))
+print(PINNED and "CPUs: nginx and every client pinned to CPU 0 (taskset)" or "CPUs: not pinned (no taskset)")
 print(FAKE and "server: the fake Featurebase server (featurebase.testing, recording off) on 127.0.0.1, 1 worker"
-  or ("server: nginx `return 201` with the docs' example body (%d bytes) on 127.0.0.1, 1 worker"):format(#EXAMPLE))
-print(("%d rounds of: %d calls each of featurebase, transport only and raw libcurl (interleaved in chunks of %d), "
-  .. "%d luasocket, %d curl processes"):format(ROUNDS, CALLS, CHUNK, SOCKET_CALLS, PROCESS_CALLS))
+  or ("server: nginx, fixed answers over kept-alive HTTP/1.1 on 127.0.0.1, 1 worker: create %d B, reply %d B, "
+    .. "get_conversation (200 parts) %d B, list_conversations (100 items) %d B"):format(#EXAMPLE, #REPLY_EXAMPLE,
+    #BIG.get, #BIG.list))
+print(("%d rounds of: %d calls each of create and reply (chunks of %d), %d of get and list (chunks of %d), "
+  .. "%d luasocket, %d curl processes"):format(ROUNDS, CALLS, CHUNK, BIG_CALLS, BIG_CHUNK, SOCKET_CALLS,
+  PROCESS_CALLS))
+if not diy then print(("diy (lua-curl): n/a on %s (%s)"):format(_VERSION, tostring(diy_mod):match("[^\n]*"))) end
 
-methods.featurebase(10)
-methods.transport(10)
-local per = { featurebase = {}, transport = {}, raw = {}, luasocket = {}, process = {} }
-local ratio = { raw = {}, transport = {}, luasocket = {}, process = {} }
-local KEPT = { "featurebase", "transport", "raw" }
-local function add(t, v) t[#t + 1] = v end
+for name, f in pairs(M) do
+  if name ~= "luasocket" and name ~= "process" then f(3) end -- warm-up: connections open
+end
+local per, ratio = {}, {}
+local function add(t, k, v)
+  t[k] = t[k] or {}
+  t[k][#t[k] + 1] = v
+end
 for r = 1, ROUNDS do
-  local round = { featurebase = {}, transport = {}, raw = {} }
-  for c = 1, math.max(1, math.floor(CALLS / CHUNK)) do
-    local got = {}
-    for i = 1, #KEPT do
-      local m = KEPT[(i + c + r) % #KEPT + 1] -- rotating order
-      got[m] = methods[m](CHUNK)
-      add(round[m], got[m])
-      add(per[m], got[m])
+  local round = {}
+  for _, g in ipairs(GROUPS) do
+    local n, chunk = g[2], g[3]
+    for c = 1, math.max(1, math.floor(n / chunk)) do
+      local got, k = {}, #g - 3
+      for i = 1, k do
+        local m = g[(i + c + r) % k + 4] -- rotating order
+        got[m] = M[m](chunk)
+        add(round, m, got[m])
+        add(per, m, got[m])
+      end
+      local fb = got["fb_" .. g[1]]
+      for m, v in pairs(got) do add(ratio, m, v / fb) end
     end
-    add(ratio.raw, got.featurebase / got.raw)
-    add(ratio.transport, got.transport / got.raw)
   end
-  local fb = median(round.featurebase)
-  local sock, proc = methods.luasocket(SOCKET_CALLS), methods.process(PROCESS_CALLS)
-  add(per.luasocket, sock)
-  add(per.process, proc)
-  add(ratio.luasocket, sock / fb)
-  add(ratio.process, proc / fb)
-  io.write(("  round %d: featurebase %.1f us, transport only %.1f us, raw libcurl %.1f us, luasocket %.1f us, "
-    .. "curl process %.2f ms\n"):format(r, fb * 1e6, median(round.transport) * 1e6, median(round.raw) * 1e6,
-    sock * 1e6, proc * 1e3))
+  local sock, proc = M.luasocket(SOCKET_CALLS), M.process(PROCESS_CALLS)
+  local fb = median(round.fb_create)
+  add(per, "luasocket", sock)
+  add(per, "process", proc)
+  add(ratio, "luasocket", sock / fb)
+  add(ratio, "process", proc / fb)
+  io.write(("  round %d: create %.1f us (raw %.1f, diy %s), reply %.1f us (raw %.1f), get %.0f us, list %.0f us\n")
+    :format(r, fb * 1e6, median(round.raw_create) * 1e6,
+      round.diy_create and ("%.1f"):format(median(round.diy_create) * 1e6) or "n/a", median(round.fb_reply) * 1e6,
+      median(round.raw_reply) * 1e6, median(round.fb_get) * 1e6, median(round.fb_list) * 1e6))
   io.flush()
 end
-raw_in:write("0\n")
-raw_in:close()
-raw_out:close()
-os.remove(fifo)
+M.raw_create(0)
+M.raw_reply(0)
+for _, f in ipairs(fifos) do os.remove(f) end
 
 -- Where featurebase's extra time goes: the CPU work raw libcurl does not do, without the network.
-local answer = assert(client._core:perform(path, body))
-local function cpu_us(f)
-  local n, t0 = 20000, os.clock()
+local function cpu_us(f, n)
+  n = n or 20000
+  local t0 = os.clock()
   for _ = 1, n do f() end
   return (os.clock() - t0) / n * 1e6
 end
-local encode_us = cpu_us(function() return core.encode_create(PARAMS) end)
-local decode_us = cpu_us(function() return core.decode(answer) end)
+local encode_us = cpu_us(function() return core.encode("create_conversation", PARAMS) end)
+local decode_us = cpu_us(function() return core.decode({ status = 201, headers = {}, body = EXAMPLE }) end)
+local big_us = cpu_us(function() return core.decode({ status = 200, headers = {}, body = BIG.get }) end, 200)
+local cjson_big_us = cpu_us(function() return cjson.decode(BIG.get) end, 200)
 
 -- Memory: RSS before and after MEMORY_CALLS calls, after a warm-up, with full collections.
 local PAGE = tonumber(capture("getconf PAGESIZE")) or 4096
@@ -212,46 +298,75 @@ local function rss()
   f:close()
   return pages * PAGE
 end
-for _ = 1, 2000 do assert(client:create_conversation(PARAMS)) end
+M.fb_create(2000)
 local rss0, heap0 = rss(), collectgarbage("count")
-local t0 = core.now()
-for _ = 1, MEMORY_CALLS do
-  local conv, err = client:create_conversation(PARAMS)
-  if not conv then error(tostring(err)) end
-end
-local mem_time = core.now() - t0
+local mem_us = M.fb_create(MEMORY_CALLS) * 1e6
 local rss1, heap1 = rss(), collectgarbage("count")
 local growth = (rss1 - rss0) / 1048576
 
+-- Start-up: a fresh interpreter running require("featurebase") + new + the first call (bench/startup.lua).
+local starts, loads = {}, {}
+for i = 1, STARTS do
+  local out = capture(("%s bench/startup.lua '%s' '%s'"):format(LUA, base, KEY))
+  local total, load = out:match("^(%S+) (%S+)")
+  starts[i], loads[i] = assert(tonumber(total), "bench/startup.lua: " .. out), tonumber(load)
+end
+
 client:close()
 srv:stop()
+os.execute("rm -rf '" .. files .. "'")
 
 local ok = true
 local function line(label, value, target, pass)
-  ok = ok and pass
-  print(("  %-52s %-22s %-12s %s"):format(label, value, target, pass and "PASS" or "MISSED"))
+  if pass ~= nil then ok = ok and pass end
+  print(("  %-58s %-10s %-10s %s"):format(label, value, target,
+    pass == nil and "n/a" or pass and "PASS" or "MISSED"))
 end
+local function us(m) return per[m] and ("%8.1f us"):format(median(per[m]) * 1e6) or "     n/a" end
 print()
 print(("Medians over %d rounds (%s):"):format(ROUNDS, lua_name()))
-print(("  featurebase create_conversation   %8.1f us/call"):format(median(per.featurebase) * 1e6))
-print(("  C core transport only (perform)   %8.1f us/call"):format(median(per.transport) * 1e6))
-print(("  raw libcurl C program             %8.1f us/call"):format(median(per.raw) * 1e6))
-print(("  luasocket socket.http + cjson     %8.1f us/call"):format(median(per.luasocket) * 1e6))
-print(("  one curl process per call         %8.2f ms/call"):format(median(per.process) * 1e3))
+print("  per call                       featurebase   raw libcurl   diy lua-curl   C core alone")
+print(("  create_conversation            %s   %s   %s   %s"):format(us("fb_create"), us("raw_create"),
+  us("diy_create"), us("transport_create")))
+print(("  reply                          %s   %s   %s"):format(us("fb_reply"), us("raw_reply"), us("diy_reply")))
+print(("  get_conversation, 200 parts    %s                 %s"):format(us("fb_get"), us("diy_get")))
+print(("  list_conversations, 100 items  %s                 %s"):format(us("fb_list"), us("diy_list")))
+print(("  luasocket socket.http + cjson, create: %.1f us; one curl process per call: %.2f ms")
+  :format(median(per.luasocket) * 1e6, median(per.process) * 1e3))
+print(("  CPU alone: validation + JSON body %.1f us; decoding the %d-byte answer %.1f us; the %d-byte "
+  .. "conversation %.0f us (cjson.decode alone %.0f us)"):format(encode_us, #EXAMPLE, decode_us, #BIG.get, big_us,
+  cjson_big_us))
 print()
-local r_raw, r_sock, r_proc = median(ratio.raw), median(ratio.luasocket), median(ratio.process)
-line("featurebase / raw libcurl (per call)", ("%.3fx"):format(r_raw), ("<= %.2fx"):format(TARGET.raw),
-  r_raw <= TARGET.raw)
-print(("  %-52s %.3fx (no validation, no decoding: the HTTP path alone)"):format("transport only / raw libcurl",
-  median(ratio.transport)))
-print(("  %-52s validation + JSON body %.1f us, decoding the %d-byte answer %.1f us (CPU, no network)")
-  :format("featurebase's own work per call:", encode_us, #answer.body, decode_us))
-line("luasocket / featurebase (featurebase is faster by)", ("%.2fx"):format(r_sock),
-  (">= %.1fx"):format(TARGET.luasocket), r_sock >= TARGET.luasocket)
-line("curl process / featurebase (featurebase is faster by)", ("%.0fx"):format(r_proc),
-  (">= %dx"):format(TARGET.process), r_proc >= TARGET.process)
-line(("RSS growth over %d calls (%.1f us/call)"):format(MEMORY_CALLS, mem_time / MEMORY_CALLS * 1e6),
-  ("%+.2f MiB"):format(growth), ("< %d MiB"):format(TARGET.memory_mib), growth < TARGET.memory_mib)
+print(("  %-58s %-10s %-10s"):format("target (" .. lua_name() .. ")", "measured", "wanted"))
+local function diy_by(m) return ratio[m] and median(ratio[m]) end -- diy time / fb time
+local function x(v) return v and ("%.3fx"):format(v) or "n/a" end
+local r = 1 / median(ratio.raw_create)
+line("create: featurebase / raw libcurl", x(r), ("<= %.2fx"):format(TARGET.raw), r <= TARGET.raw)
+r = 1 / median(ratio.raw_reply)
+line("reply: featurebase / raw libcurl", x(r), ("<= %.2fx"):format(TARGET.raw), r <= TARGET.raw)
+print(("  %-58s %s"):format("create: C core alone / raw libcurl", x(1 / median(ratio.raw_create) *
+  median(ratio.transport_create))))
+for _, op in ipairs({ "create", "reply", "get", "list" }) do
+  local v = diy_by("diy_" .. op)
+  local want = (op == "get" or op == "list") and TARGET.big or TARGET.diy
+  line(op .. ": diy lua-curl+cjson / featurebase (fb faster by)", x(v), (">= %.1fx"):format(want),
+    v and v >= want)
+end
+r = median(ratio.luasocket)
+line("create: luasocket / featurebase", ("%.2fx"):format(r), (">= %.1fx"):format(TARGET.luasocket),
+  r >= TARGET.luasocket)
+r = median(ratio.process)
+line("create: curl process / featurebase", ("%.0fx"):format(r), (">= %dx"):format(TARGET.process),
+  r >= TARGET.process)
+line(("RSS growth over %d creates (%.1f us/call)"):format(MEMORY_CALLS, mem_us), ("%+.2f MiB"):format(growth),
+  ("< %d MiB"):format(TARGET.memory_mib), growth < TARGET.memory_mib)
 print(("  (Lua heap %.0f KiB -> %.0f KiB; RSS %.1f -> %.1f MiB)"):format(heap0, heap1, rss0 / 1048576,
   rss1 / 1048576))
+local st = median(starts) * 1e3
+line(("require + new + first call, fresh %s (median of %d)"):format(LUA, STARTS), ("%.2f ms"):format(st),
+  ("< %d ms"):format(TARGET.start_ms), st < TARGET.start_ms)
+print(("  (of which loading the C core: %.2f ms: the dynamic loader mapping libcurl and its %s shared libraries, "
+  .. "curl_global_init)"):format(median(loads) * 1e3, capture("ldd $(find build -name core.so | head -1) | wc -l")
+  :match("%d+") or "?"))
+print("  HTTPS / HTTP/2: not measured here (needs the local TLS test server)")
 os.exit(ok and 0 or 1)

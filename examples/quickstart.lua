@@ -1,14 +1,13 @@
--- Quick start: open a conversation as a contact, answer it as an admin, leave an internal note,
--- and let the contact reply.
+-- Quick start, the whole round: a visitor becomes a contact, opens a conversation, an admin
+-- answers and leaves an internal note, then lists the inbox, fetches the conversation and closes it.
 --
---   FEATUREBASE_API_KEY=sk_... lua5.4 examples/quickstart.lua
+--   FEATUREBASE_API_KEY=sk_... FEATUREBASE_ADMIN_ID=507f1f77bcf86cd799439011 lua5.4 examples/quickstart.lua
 --
 -- With no FEATUREBASE_BASE_URL set, it starts the bundled fake Featurebase server (nginx on
 -- 127.0.0.1) and talks to that, so it runs anywhere without an account: this is `make demo`.
 local featurebase = require("featurebase")
 
-local CONTACT = "676f0f6765bdaa7d7d760f88" -- a Featurebase contact id (24-hex ObjectId)
-local ADMIN = "507f1f77bcf86cd799439011"   -- a Featurebase admin id
+local ADMIN = os.getenv("FEATUREBASE_ADMIN_ID") or "507f1f77bcf86cd799439011" -- an admin's ObjectId
 
 local server
 if not os.getenv("FEATUREBASE_BASE_URL") then
@@ -22,44 +21,59 @@ local client = assert(featurebase.new({
   timeout = 10,
 }))
 
-local function show(title, part)
-  local who = part.author and (part.author.type .. " " .. part.author.id) or "?"
-  print(("%-14s part %s  %-10s by %s\n               %s"):format(title, part.id, part.partType, who, part.bodyMarkdown))
+-- Every call returns value, nil, response on success and exactly nil, err on failure.
+local function must(value, err)
+  if value == nil then
+    io.stderr:write(tostring(err), "\n")
+    if server then server:stop() end
+    os.exit(1)
+  end
+  return value
 end
 
--- 1. A contact writes in.
+local function step(name, fmt, ...)
+  print(("%-9s " .. fmt):format(name, ...))
+end
+
+-- 1. The visitor's contact, found or created by email.
+local contact = must(client:upsert_contact({ email = "jane@example.com", name = "Jane Doe" }))
+step("contact", "%s  %s <%s>", contact.id, contact.name, contact.email)
+
+-- 2. The contact opens a conversation.
 local conv, err, res = client:create_conversation({
-  from = { type = "contact", id = CONTACT },
+  from = { type = "contact", id = contact.id },
   bodyMarkdown = "Hello, I have a question about your product.",
-  channel = "desktop",
 })
-if not conv then
-  io.stderr:write(tostring(err), "\n")
-  os.exit(1)
-end
-print(("conversation %s  state=%s  channel=%s  (HTTP %d, request %s, %s requests left this minute)")
-  :format(conv.id, conv.state, conv.source.channel, res.status, tostring(res.request_id),
-    tostring(res.rate_limit.remaining)))
-print(("               %s: %s\n"):format(conv.source.author.type, conv.source.bodyMarkdown))
+must(conv, err)
+step("opened", "conversation %s  state=%s  (HTTP %d, request %s, %s requests left this minute)",
+  conv.id, conv.state, res.status, tostring(res.request_id), tostring(res.rate_limit.remaining))
 
--- 2. An admin answers; 3. leaves a note only admins see; 4. the contact replies.
-show("admin reply", assert(client:reply(conv.id, {
-  type = "admin", id = ADMIN, messageType = "reply",
-  bodyMarkdown = "Happy to help! Which plan are you on?",
-})))
-show("internal note", assert(client:reply(conv.id, {
-  type = "admin", id = ADMIN, messageType = "note",
-  bodyMarkdown = "Enterprise lead, loop in sales.",
-})))
-show("contact reply", assert(client:reply(conv.id, {
-  type = "contact", id = CONTACT, messageType = "reply",
-  bodyMarkdown = "The Pro plan, thanks!",
-})))
+-- 3. An admin answers; 4. leaves a note only admins see.
+local part = must(client:reply(conv.id, { type = "admin", id = ADMIN, messageType = "reply",
+  bodyMarkdown = "Happy to help! Which plan are you on?" }))
+step("reply", "part %s  %s", part.id, part.partType)
+part = must(client:add_note(conv.id, ADMIN, "Enterprise lead, loop in sales."))
+step("note", "part %s  %s", part.id, part.partType)
 
--- 5. Bad input never reaches the network: the error names the field.
-local _, bad = client:create_conversation({ from = { type = "admin", id = ADMIN }, bodyMarkdown = "Hi",
-  recipients = { to = { emails = { "not-an-email" } } } })
-print("\nrefused before sending: " .. tostring(bad))
+-- 5. The inbox, first page (client:conversations{...} iterates over every page).
+local page = must(client:list_conversations({ limit = 10 }))
+local ids = {}
+for _, c in ipairs(page.data) do ids[#ids + 1] = c.id .. "(" .. c.state .. ")" end
+step("list", "%d conversation(s): %s%s", #page.data, table.concat(ids, " "), page.nextCursor and " ..." or "")
+
+-- 6. The whole conversation, with its parts.
+local full = must(client:get_conversation(conv.id))
+local kinds = {}
+for _, p in ipairs(featurebase.parts(full)) do kinds[#kinds + 1] = p.partType end
+step("fetch", "conversation %s  %d part(s): %s", full.id, #kinds, table.concat(kinds, ", "))
+
+-- 7. Done: close it.
+local closed = must(client:update_conversation(conv.id, { state = "closed", actingAdminId = ADMIN }))
+step("close", "conversation %s  state=%s", closed.id, closed.state)
+
+-- Bad input never reaches the network: the error names the field.
+local _, bad = client:upsert_contact({ email = "not-an-email", name = "Nobody" })
+step("refused", "before sending: %s", tostring(bad))
 
 client:close()
 if server then server:stop() end

@@ -19,88 +19,9 @@ local M = {
   null = core.null,
 }
 
----@class featurebase.Error
----@field kind "invalid_request"|"http"|"network"|"timeout"|"decode"|"io"
----@field message string one line, never the API key
----@field field? string path of the bad field, e.g. "recipients.cc.emails[2]" (invalid_request)
----@field status? integer HTTP status (http, decode)
----@field body? table|string the decoded error body, or the raw body when it is not JSON
----@field headers? table<string,string> response headers, lowercased names
----@field request_id? string the server's request id, when it sent one
----@field code? string Featurebase error code, e.g. "validation_error"
----@field error_type? string Featurebase error type, e.g. "invalid_request_error"
----@field param? string the parameter the server blamed
----@field curl_code? integer libcurl's error code (network, timeout)
----@field limit? "max_response_size"|"stall_timeout" the limit that ended the transfer (network, timeout)
----@field request_sent? boolean false when the request certainly never reached the server (network, timeout)
----@field attempts? integer how many attempts were made (absent: refused before sending)
-
----@class featurebase.Response
----@field status integer HTTP status
----@field headers table<string,string> response headers, lowercased names
----@field request_id? string
----@field rate_limit featurebase.RateLimit
----@field attempts integer how many attempts the call made
-
----@class featurebase.RateLimit
----@field limit? integer requests allowed per window (X-RateLimit-Limit)
----@field remaining? integer requests left in the window (X-RateLimit-Remaining)
----@field reset? integer when the window resets, Unix seconds (X-RateLimit-Reset)
-
----@class featurebase.Options
----@field api_key? string default: $FEATUREBASE_API_KEY; required
----@field base_url? string default: $FEATUREBASE_BASE_URL or "https://do.featurebase.app"
----@field version? string Featurebase-Version header, default "2026-01-01.nova"
----@field timeout? number whole-request timeout in seconds, default 30
----@field connect_timeout? number connect timeout in seconds, default 10
----@field stall_timeout? number abort when no byte moved for this long, seconds, default 15
----@field max_response_size? integer bytes of response body, default 16 MiB; past it a network error
----@field max_request_size? integer bytes of request body, default 1 MiB; past it invalid_request
----@field log? fun(line: string, event: featurebase.LogEvent)|false one call per attempt;
---- default: lines to stderr when $FEATUREBASE_LOG is "debug"; false: never
----@field allow_insecure_http? boolean allow http:// to a host other than this machine
----@field max_retries? integer retries after the first attempt, default 2 (see featurebase.retry)
----@field retry_unsafe? boolean also retry failures the server may have acted on, default false
----@field max_retry_wait? number longest Retry-After honoured, seconds, default 60
----@field deadline? number seconds bounding all attempts and waits together, default none
-
----@class featurebase.LogEvent
----@field method string "POST"
----@field path string e.g. "/v2/conversations"
----@field attempt integer 1 for the first
----@field ms number how long the attempt took, milliseconds
----@field status? integer the HTTP status, when an answer came
----@field kind? string the error kind, when the attempt failed
----@field request_id? string
----@field retry_in? number seconds until the next attempt, when there is one
----@field gave_up? string why a failure is not retried
-
----@class featurebase.CallOptions
----@field timeout? number
----@field max_retries? integer
----@field retry_unsafe? boolean
----@field max_retry_wait? number
----@field deadline? number
-
----@class featurebase.Recipients
----@field emails? string[]
----@field ids? string[] contact ObjectIds
-
----@class featurebase.CreateParams
----@field from {type: "contact"|"admin", id: string}
----@field bodyMarkdown string
----@field channel? "desktop"|"email"
----@field subject? string at most 500 characters; required for an admin on the email channel
----@field recipients? {to: featurebase.Recipients, cc?: featurebase.Recipients, bcc?: featurebase.Recipients}
----@field createdAt? string|number RFC 3339 timestamp or a Lua time (os.time()), for migrations
-
----@class featurebase.ReplyParams
----@field type "contact"|"admin"
----@field id? string ObjectId: the admin (required) or the contact
----@field userId? string your own user id (contact replies), at most 255 characters
----@field bodyMarkdown string
----@field messageType "reply"|"note" contacts can only "reply"
----@field skipNotifications? boolean
+-- The types of what goes in and comes back (featurebase.Options, featurebase.CreateParams, ...,
+-- featurebase.Conversation, featurebase.Error, ...) and every method of featurebase.Client are
+-- LuaLS definitions in featurebase/types/ (objects.lua by hand, api.lua generated from core.api).
 
 --- Creates a client. The API key is kept only inside the C object: it never shows in
 -- `tostring(client)`, in errors or in logs. Options: see featurebase.options (README "Options").
@@ -114,6 +35,31 @@ function M.new(opts)
   local client, err = client_mod.new(opts, client_mod.libcurl)
   if not client then return nil, err end
   return client
+end
+
+--- Checks a call against the API's rules without sending anything: the same arguments as the
+-- method `name` (path arguments, then params), e.g. `featurebase.check("create_conversation", params)`
+-- before other work that should not start when the message would be refused.
+---@param name string a method of the client made from core.api, e.g. "update_conversation"
+---@param ... any its path arguments and params
+---@return true|nil ok
+---@return featurebase.Error|nil err the invalid_request error naming the field
+function M.check(name, ...)
+  local ep = client_mod.endpoints[name]
+  if not ep then
+    error(("bad argument #1 to 'check' (an API method such as \"create_conversation\" expected, got %s)")
+      :format(tostring(name)), 2)
+  end
+  local n = #ep.args
+  local a1, a2 = ...
+  local params = ep.params and select(n + 1, ...) or nil
+  if n == 0 then a1 = nil elseif n == 1 then a2 = nil end
+  if params ~= nil and type(params) ~= "table" then
+    error(("bad argument #%d to 'check' (table expected, got %s)"):format(n + 2, type(params)), 2)
+  end
+  local verb, err = core.encode(name, params, nil, a1, a2)
+  if not verb then return nil, err end
+  return true
 end
 
 --- A Lua time (seconds since 1970 in UTC, as `os.time()` gives; a fraction keeps milliseconds) as

@@ -55,8 +55,15 @@ build = {
     ["featurebase.nvim"] = "lua/featurebase/nvim.lua",
     ["featurebase.testing"] = "lua/featurebase/testing.lua",
     ["featurebase.testing.server"] = "lua/featurebase/testing/server.lua",
+    ["featurebase.testing.common"] = "lua/featurebase/testing/common.lua",
+    ["featurebase.testing.conversations"] = "lua/featurebase/testing/conversations.lua",
+    ["featurebase.testing.contacts"] = "lua/featurebase/testing/contacts.lua",
     ["featurebase.openresty"] = "lua/featurebase/openresty.lua",
     ["featurebase.webhooks"] = "lua/featurebase/webhooks.lua",
+    -- LuaLS definitions (editor completion; never required): installed so that a rocks tree's
+    -- share/lua/<version>/ in LuaLS's workspace.library finds them
+    ["featurebase.types.objects"] = "lua/featurebase/types/objects.lua",
+    ["featurebase.types.api"] = "lua/featurebase/types/api.lua",
   },
 }
 test = {

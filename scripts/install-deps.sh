@@ -8,6 +8,7 @@ luajit2 libluajit2-5.1-dev lua-cjson lua-busted lua-socket lua-check lua-ldoc lu
 nginx libnginx-mod-http-lua neovim"
 PKGS="$PKGS openssl" # spec 12: test certificates for the OpenResty TLS checks
 PKGS="$PKGS zip unzip" # make dist / check-rockspec: luarocks packs and unpacks .rock files with them
+PKGS="$PKGS lua-curl" # make bench: the do-it-yourself baseline (bench/diy_lua_curl.lua, LuaJIT)
 # `--check`: also what `make check`, `make check-memory` and `make fuzz` need (`make test` does not).
 # libcurl4-doc: libcurl's symbol history, for `make check-oldcurl`.
 [ "${1:-}" = "--check" ] && PKGS="$PKGS valgrind clang libclang-rt-14-dev libcurl4-doc"

@@ -1,16 +1,27 @@
 #!/bin/sh
-# Runs the busted suite on each interpreter given, against build/<lua>/, then prints one closing
-# line for the whole run: "tests: N passed, N failed". Exits non-zero if any run failed.
+# Runs the busted suite on each interpreter given, against build/<lua>/, all interpreters at once
+# (each run starts its own fake servers on free ports, in its own temp dirs; most of a run is spent
+# waiting on servers, so they overlap well). Prints each run's output in turn, then one closing line
+# for the whole run: "tests: N passed, N failed". Exits non-zero if any run failed.
+# TEST_JOBS=1 runs them one after the other.
 cd "$(dirname "$0")/.."
 passed=0 failed=0 status=0
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+jobs=${TEST_JOBS:-0}
+running=0
+for lua in "$@"; do
+  LUA_PATH="./lua/?.lua;./lua/?/init.lua;./?.lua;;" LUA_CPATH="./build/$lua/?.so;;" \
+    "$lua" /usr/bin/busted -o utfTerminal spec >"$logs/$lua.log" 2>&1 &
+  running=$((running + 1))
+  if [ "$jobs" -gt 0 ] && [ "$running" -ge "$jobs" ]; then wait; running=0; fi
+done
+wait
 for lua in "$@"; do
   echo "== busted on $lua"
-  LUA_PATH="./lua/?.lua;./lua/?/init.lua;./?.lua;;" LUA_CPATH="./build/$lua/?.so;;" \
-    "$lua" /usr/bin/busted -o utfTerminal spec 2>&1 | tee "$log"
+  cat "$logs/$lua.log"
   # busted's summary: "N successes / N failures / N errors / N pending : T seconds"
-  summary=$(grep -E '^[0-9]+ success' "$log" | tail -n 1)
+  summary=$(grep -E '^[0-9]+ success' "$logs/$lua.log" | tail -n 1)
   if [ -z "$summary" ]; then
     echo "no busted summary for $lua"; status=1; failed=$((failed + 1)); continue
   fi

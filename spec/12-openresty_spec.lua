@@ -69,6 +69,44 @@ local APP = [[
       ngx.print(cjson.encode({ value = v or false, err = err or false, res = res or false,
         text = text, client = tostring(client) }))
     } }
+    # /ops runs a list of calls {method, args...} in order on one OpenResty client; "$1.id" in an
+    # argument stands for the id of the first call's result. async = true: the *_async forms, in
+    # light threads, then client:run().
+    location = /ops { content_by_lua_block {
+      local cjson = require("cjson")
+      local fb = require("featurebase.openresty")
+      ngx.req.read_body()
+      local q = cjson.decode(ngx.req.get_body_data())
+      local client = assert(fb.new(q.options))
+      local out, first = {}, nil
+      local function resolve(v)
+        if v == "$1.id" then return first and first.id end
+        if type(v) == "table" then
+          local t = {}
+          for k, x in pairs(v) do t[k] = resolve(x) end
+          return t
+        end
+        return v
+      end
+      for i, c in ipairs(q.calls) do
+        local name = c[1]
+        local args = {}
+        for j = 2, #c do args[j - 1] = resolve(c[j]) end
+        local v, err, res
+        if q.async then
+          args[#args + 1] = function(...) v, err, res = ... end
+          client[name .. "_async"](client, unpack(args))
+          client:run()
+        else
+          v, err, res = client[name](client, unpack(args))
+        end
+        if i == 1 then first = v end
+        out[i] = { ok = v ~= nil, err = err and tostring(err) or false, status = (res or err or {}).status or false,
+          id = type(v) == "table" and v.id or false, state = type(v) == "table" and v.state or false }
+      end
+      ngx.print(cjson.encode({ results = out,
+        helpers = type(client.start_conversation) == "function" and type(client.add_note) == "function" }))
+    } }
     # a Featurebase answering in chunks (no Content-Length): base_url .../chunked
     location = /chunked/v2/conversations { content_by_lua_block {
       ngx.status = 201
@@ -235,6 +273,54 @@ describe("featurebase.openresty in nginx", function()
     assert.matches("500", out.text)
   end)
 
+  for _, async in ipairs({ false, true }) do
+    it("runs every endpoint" .. (async and " in its async form (light threads)" or "") .. ", helpers included",
+      function()
+        srv:reset()
+        srv:seed({ tags = { "67ec1234abcd5678ef901234" }, admins = { H.ADMIN } })
+        local T = "67ec1234abcd5678ef901234"
+        local calls = {
+          { "upsert_contact", { email = "or@example.com", userId = "or-1" } },
+          { "get_contact", "$1.id" }, { "get_contact_by_user_id", "or-1" },
+          { "list_contacts", { limit = 5 } },
+          { "create_conversation", { from = { type = "contact", id = "$1.id" }, bodyMarkdown = "hi" } },
+        }
+        local status, body = request(app.port, "POST", "/ops", cjson.encode({ async = async, calls = calls,
+          options = { api_key = H.KEY, base_url = srv.url } }))
+        assert.are.equal(200, status, body)
+        local all = cjson.decode(body)
+        local out = all.results
+        for i = 1, #calls do assert.is_true(out[i].ok, calls[i][1] .. ": " .. tostring(out[i].err)) end
+        assert.are.equal(201, out[1].status)
+        assert.is_true(all.helpers)
+        local conv = out[5].id
+        calls = {
+          { "get_conversation", conv }, { "reply", conv, H.admin_reply() },
+          { "update_conversation", conv, { state = "closed" } },
+          { "add_tag", conv, { tagId = T, actingAdminId = H.ADMIN } },
+          { "remove_tag", conv, T, { actingAdminId = H.ADMIN } },
+          { "upsert_contact", { email = "two@example.com" } },
+          { "add_participant", conv, { participant = { email = "two@example.com" } } },
+          { "redact_part", { conversationId = conv, conversationPartId = "2" } },
+          { "list_conversations", { limit = 5 } },
+          { "delete_conversation", conv },
+          { "delete_contact_by_user_id", "or-1" },
+          { "get_conversation", "bad-id" },
+        }
+        status, body = request(app.port, "POST", "/ops", cjson.encode({ async = async, calls = calls,
+          options = { api_key = H.KEY, base_url = srv.url } }))
+        assert.are.equal(200, status, body)
+        out = cjson.decode(body).results
+        for i = 1, #calls - 1 do assert.is_true(out[i].ok, calls[i][1] .. ": " .. tostring(out[i].err)) end
+        assert.are.equal("closed", out[3].state)
+        assert.is_false(out[#calls].ok)
+        assert.truthy(out[#calls].err:find("invalid_request: conversation_id", 1, true))
+        local methods = {}
+        for _, r in ipairs(srv:requests()) do methods[r.method] = true end
+        assert.are.same({ GET = true, POST = true, PATCH = true, DELETE = true }, methods)
+      end)
+  end
+
   it("retries a 429 after Retry-After, sleeping with ngx.sleep", function()
     srv:script({ "429,retry-after=0.3" })
     local out, took = call({ op = "create", params = H.contact_create() })
@@ -331,70 +417,4 @@ describe("featurebase.openresty outside nginx", function()
   end)
 end)
 
-describe("examples/openresty (nginx.conf + contact_form.lua, as shipped)", function()
-  local srv, dir, port
-
-  setup(function()
-    build_luajit()
-    srv = H.server()
-    dir = io.popen("mktemp -d"):read("*l")
-    port = free_port()
-    -- the shipped conf with only its port and its logs/ folder moved into the temp dir
-    local f = assert(io.open(ROOT .. "/examples/openresty/nginx.conf"))
-    local conf, n_listen = f:read("*a"):gsub("listen 127%.0%.0%.1:8080;", "listen 127.0.0.1:" .. port .. ";")
-    f:close()
-    local n_logs
-    conf, n_logs = conf:gsub("([ \"])logs/", "%1" .. dir .. "/")
-    assert(n_listen == 1 and n_logs >= 2, "examples/openresty/nginx.conf changed shape: update this spec")
-    f = assert(io.open(dir .. "/nginx.conf", "w"))
-    f:write(conf)
-    f:close()
-    local as_root = io.popen("id -u"):read("*l") == "0" and "-g 'user root;'" or ""
-    sh(("env FEATUREBASE_API_KEY=%s FEATUREBASE_BASE_URL=%s nginx -p %s/examples/openresty/ -c %s/nginx.conf "
-      .. "-e %s/error.log %s"):format(H.KEY, srv.url, ROOT, dir, dir, as_root))
-    local t0 = socket.gettime()
-    while not pcall(request, port, "GET", "/") do
-      assert(socket.gettime() - t0 < 5, "the example's nginx did not start")
-      socket.sleep(0.02)
-    end
-  end)
-
-  teardown(function()
-    if dir then setmetatable({ dir = dir }, testing.Server):stop() end -- QUITs nginx, removes dir
-    if srv then srv:stop() end
-  end)
-
-  local function post(form)
-    local status, body = request(port, "POST", "/contact", form)
-    return status, cjson.decode(body)
-  end
-
-  it("serves the form and opens a conversation from a POST", function()
-    local status, html = request(port, "GET", "/")
-    assert.are.equal(200, status)
-    assert.matches('<form method="post" action="/contact">', html, 1, true)
-
-    local out
-    status, out = post("contact_id=" .. H.CONTACT .. "&message=Hello%2C%20is%20anyone%20there%3F")
-    assert.are.equal(201, status)
-    local conv = srv:conversation(out.conversation)
-    assert.are.equal("Hello, is anyone there?", conv.source.bodyMarkdown)
-    assert.are.equal(H.CONTACT, conv.source.author.id)
-    assert.are.equal("Bearer " .. H.KEY, srv:requests()[1].headers.authorization)
-  end)
-
-  it("answers 422 naming the field when the form is wrong, sending nothing", function()
-    srv:reset()
-    local status, out = post("contact_id=nope&message=hi")
-    assert.are.equal(422, status)
-    assert.are.equal("from.id", out.field)
-    status, out = post("contact_id=" .. H.CONTACT)
-    assert.are.equal(422, status)
-    assert.are.equal("bodyMarkdown", out.field)
-    assert.are.equal(0, #srv:requests())
-  end)
-
-  it("answers 405 to a GET", function()
-    assert.are.equal(405, (request(port, "GET", "/contact")))
-  end)
-end)
+-- examples/openresty (nginx.conf + contact_form.lua) runs in spec/25-examples_spec.lua.

@@ -382,13 +382,15 @@ static void push_list(lua_State *L, const char *const *list) {
 
 static void push_schema(lua_State *L, const fb_schema *s);
 
-/* {name=, kind=, required=, nullable=, min=, max=, values=, schema=, item=, doc=} */
+/* {name=, kind=, required=, nullable=, csv=, min=, max=, values=, schema=, item=, doc=}; csv: a query value
+ * that may also be one comma-joined string */
 static void push_field(lua_State *L, const fb_field *f) {
     lua_createtable(L, 0, 8);
     lua_pushstring(L, f->name); lua_setfield(L, -2, "name");
     lua_pushstring(L, kind_names[f->kind]); lua_setfield(L, -2, "kind");
     lua_pushboolean(L, f->flags & FB_REQUIRED); lua_setfield(L, -2, "required");
     lua_pushboolean(L, f->flags & FB_NULLABLE); lua_setfield(L, -2, "nullable");
+    if (f->flags & FB_CSV) { lua_pushboolean(L, 1); lua_setfield(L, -2, "csv"); }
     if (f->min > 0) { lua_pushnumber(L, f->min); lua_setfield(L, -2, "min"); }
     if (f->max > 0) { lua_pushnumber(L, f->max); lua_setfield(L, -2, "max"); }
     if (f->doc) { lua_pushstring(L, f->doc); lua_setfield(L, -2, "doc"); }

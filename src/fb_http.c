@@ -241,7 +241,10 @@ int fb_conn_prepare(fb_conn *k, const char *method, const char *base, const char
 /* Header lines of the final response as {lowercased-name = value}; repeats are joined by ", ". */
 void fb_conn_push_headers(lua_State *L, const char *raw, size_t n) {
     const char *p = raw, *end = n ? raw + n : raw; /* no arithmetic on NULL (UBSan) */
-    lua_newtable(L);
+    int lines = 0;
+    while (p && p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) { p++; lines++; }
+    lua_createtable(L, 0, lines); /* sized once: growing it rehashed it four times per response */
+    p = raw;
     while (p && p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p)), *colon, *v, *ve;
         if (!eol) eol = end;
@@ -250,7 +253,8 @@ void fb_conn_push_headers(lua_State *L, const char *raw, size_t n) {
             char name[128];
             size_t i, nlen = (size_t)(colon - p);
             if (nlen < sizeof name) {
-                for (i = 0; i < nlen; i++) name[i] = (char)tolower((unsigned char)p[i]);
+                for (i = 0; i < nlen; i++) /* ASCII: a header name is a token, and tolower() is a call */
+                    name[i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] + ('a' - 'A') : p[i]);
                 for (v = colon + 1; v < eol && (*v == ' ' || *v == '\t'); v++) {}
                 for (ve = eol; ve > v && isspace((unsigned char)ve[-1]); ve--) {}
                 lua_pushlstring(L, name, nlen);

@@ -14,6 +14,12 @@
 #include <string.h>
 #include <math.h>
 #include <time.h>
+#include <unistd.h>
+#include <errno.h>
+#ifdef __linux__
+#include <sys/epoll.h>
+#define FB_HAVE_EPOLL 1
+#endif
 #include "fb_client.h"
 #include "fb_error.h"
 #include "fb_multi.h"
@@ -48,6 +54,10 @@ typedef struct fb_engine {
     fb_change *changes; /* socket changes since the last sockets() */
     size_t nchanges, changecap;
     int oom;           /* a callback could not record a change: sockets() reports it */
+    curl_socket_t *closing; /* sockets curl closed, closed by us once the loop stopped watching them */
+    size_t nclosing, closingcap;
+    int closing_now;   /* the engine is closing: nobody watches any more */
+    int epfd;          /* engine:event_fd(): an epoll set of curl's sockets, kept in step by on_socket; -1: none */
     double deadline;   /* when curl wants timeout_action(), monotonic ms; < 0: no timer */
     lua_Integer next_id;
     int running;
@@ -67,6 +77,19 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *ud, void *soc
     size_t i;
     (void)easy;
     (void)socketp;
+#ifdef FB_HAVE_EPOLL
+    if (e->epfd >= 0) { /* the set changes here, before curl can close fd: no stale watch, no EBADF */
+        struct epoll_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.data.fd = fd;
+        ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+        if (what == CURL_POLL_REMOVE) epoll_ctl(e->epfd, EPOLL_CTL_DEL, fd, NULL);
+        else if (epoll_ctl(e->epfd, EPOLL_CTL_MOD, fd, &ev) != 0 && errno == ENOENT &&
+                 epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
+            return -1;
+        return 0;
+    }
+#endif
     for (i = e->nchanges; i-- > 0;) {
         if (e->changes[i].fd != fd) continue;
         if (e->changes[i].what != CURL_POLL_REMOVE && what != CURL_POLL_REMOVE) {
@@ -86,6 +109,29 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *ud, void *soc
     e->changes[e->nchanges].what = what;
     e->nchanges++;
     return 0;
+}
+
+/* CURLOPT_CLOSESOCKETFUNCTION: a socket the event loop may still watch is not closed yet. Had it
+ * been, the loop's next poll would meet a closed fd (libuv reports EBADF, luv prints it on the
+ * user's screen) or, worse, a new socket reusing the number. Closed at the next engine call, after
+ * the loop has read the "remove" for it. */
+static int on_closesocket(void *ud, curl_socket_t fd) {
+    fb_engine *e = (fb_engine *)ud;
+    if (!e->closing_now && e->nclosing == e->closingcap) {
+        size_t cap = e->closingcap ? e->closingcap * 2 : 8;
+        curl_socket_t *c = (curl_socket_t *)realloc(e->closing, cap * sizeof *c);
+        if (c) {
+            e->closing = c;
+            e->closingcap = cap;
+        }
+    }
+    if (e->closing_now || e->nclosing == e->closingcap) return close(fd);
+    e->closing[e->nclosing++] = fd;
+    return 0;
+}
+
+static void close_deferred(fb_engine *e) {
+    while (e->nclosing > 0) close(e->closing[--e->nclosing]);
 }
 
 /* CURLMOPT_TIMERFUNCTION: record the deadline (-1 deletes the timer). */
@@ -128,6 +174,8 @@ static fb_engine *check_engine(lua_State *L) {
 static int fb_engine_close(lua_State *L) {
     fb_engine *e = (fb_engine *)luaL_checkudata(L, 1, FB_ENGINE_MT);
     size_t i;
+    close_deferred(e);
+    e->closing_now = 1;
     for (i = 0; i < e->nslots; i++) {
         if (e->multi && e->slots[i]->state == RUNNING && e->slots[i]->conn.easy)
             curl_multi_remove_handle(e->multi, e->slots[i]->conn.easy);
@@ -136,9 +184,14 @@ static int fb_engine_close(lua_State *L) {
     }
     if (e->multi) curl_multi_cleanup(e->multi);
     e->multi = NULL;
+    if (e->epfd >= 0) close(e->epfd);
+    e->epfd = -1;
     free(e->slots);
     free(e->done);
     free(e->changes);
+    free(e->closing);
+    e->closing = NULL;
+    e->nclosing = e->closingcap = 0;
     e->slots = e->done = NULL;
     e->changes = NULL;
     e->nslots = e->slotcap = e->ndone = e->nchanges = e->changecap = 0;
@@ -158,6 +211,7 @@ static int fb_engine_new(lua_State *L) {
     fb_engine *e = (fb_engine *)lua_newuserdata(L, sizeof *e);
     memset(e, 0, sizeof *e);
     e->deadline = -1;
+    e->epfd = -1;
     luaL_getmetatable(L, FB_ENGINE_MT);
     lua_setmetatable(L, -2);
     e->timeout_ms = c->timeout_ms;
@@ -203,6 +257,8 @@ static fb_slot *acquire(lua_State *L, fb_engine *e) {
     if (!fb_conn_open(&s->conn, e->headers, e->connect_timeout_ms))
         luaL_error(L, "featurebase: could not set up libcurl (out of memory)");
     fb_conn_limits(&s->conn, e->max_response, e->stall_ms); /* the client's, as for its own calls */
+    curl_easy_setopt(s->conn.easy, CURLOPT_CLOSESOCKETFUNCTION, on_closesocket);
+    curl_easy_setopt(s->conn.easy, CURLOPT_CLOSESOCKETDATA, e);
     return s;
 }
 
@@ -257,7 +313,9 @@ static int fb_engine_timeout(lua_State *L) {
 
 static int act(lua_State *L, fb_engine *e, curl_socket_t fd, int mask) {
     int running = 0;
-    CURLMcode mc = curl_multi_socket_action(e->multi, fd, mask, &running);
+    CURLMcode mc;
+    close_deferred(e); /* the loop has stopped watching them: it read sockets() since */
+    mc = curl_multi_socket_action(e->multi, fd, mask, &running);
     collect(e);
     if (mc != CURLM_OK) return luaL_error(L, "featurebase: curl_multi_socket_action failed: %s", curl_multi_strerror(mc));
     lua_pushinteger(L, e->running);
@@ -271,6 +329,45 @@ static int fb_engine_socket_action(lua_State *L) {
     int mask = (lua_toboolean(L, 3) ? CURL_CSELECT_IN : 0) | (lua_toboolean(L, 4) ? CURL_CSELECT_OUT : 0);
     return act(L, e, (curl_socket_t)fd, mask);
 }
+
+#ifdef FB_HAVE_EPOLL
+/* engine:event_fd() -> fd: one file descriptor that is readable whenever a socket of curl's is
+ * ready (an epoll set that on_socket keeps in step with curl), for event loops whose socket
+ * watchers report errors on their own (luv prints POLLERR as "EBADF" on stderr). Watch it for
+ * reading and call events_action(); sockets() then stays empty. Linux only: elsewhere the method
+ * does not exist and loops watch each socket of sockets(). */
+static int fb_engine_event_fd(lua_State *L) {
+    fb_engine *e = check_engine(L);
+    if (e->epfd < 0) {
+        if (e->running > 0) return luaL_error(L, "featurebase: event_fd() must come before the first transfer");
+        if ((e->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+            return luaL_error(L, "featurebase: epoll_create1 failed: %s", strerror(errno));
+        e->nchanges = 0;
+    }
+    lua_pushinteger(L, e->epfd);
+    return 1;
+}
+
+/* engine:events_action() -> transfers still running: acts on every ready socket of event_fd(). */
+static int fb_engine_events_action(lua_State *L) {
+    fb_engine *e = check_engine(L);
+    struct epoll_event evs[64];
+    int i, n, running = 0;
+    CURLMcode mc = CURLM_OK;
+    close_deferred(e);
+    if (e->epfd < 0) return luaL_error(L, "featurebase: call event_fd() first");
+    n = epoll_wait(e->epfd, evs, 64, 0);
+    for (i = 0; i < n && mc == CURLM_OK; i++) {
+        int mask = (evs[i].events & (EPOLLIN | EPOLLHUP) ? CURL_CSELECT_IN : 0) |
+                   (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) | (evs[i].events & EPOLLERR ? CURL_CSELECT_ERR : 0);
+        mc = curl_multi_socket_action(e->multi, evs[i].data.fd, mask, &running);
+    }
+    collect(e);
+    if (mc != CURLM_OK) return luaL_error(L, "featurebase: curl_multi_socket_action failed: %s", curl_multi_strerror(mc));
+    lua_pushinteger(L, e->running);
+    return 1;
+}
+#endif
 
 /* engine:timeout_action() -> transfers still running. Call when timeout() has run out. */
 static int fb_engine_timeout_action(lua_State *L) {
@@ -311,7 +408,9 @@ static int fb_engine_run(lua_State *L) {
     fb_engine *e = check_engine(L);
     lua_Integer wait = luaL_optinteger(L, 2, 1000);
     int running = 0;
-    CURLMcode mc = curl_multi_perform(e->multi, &running);
+    CURLMcode mc;
+    close_deferred(e); /* run() is the loop: nothing else watches the sockets */
+    mc = curl_multi_perform(e->multi, &running);
     collect(e);
     if (mc == CURLM_OK && e->ndone == 0 && wait > 0) {
         mc = wait_activity(e, wait > 86400000 ? 86400000 : (int)wait);
@@ -379,6 +478,10 @@ void fb_multi_init(lua_State *L) {
     static const luaL_Reg methods[] = {
         {"add", fb_engine_add},
         {"sockets", fb_engine_sockets},
+#ifdef FB_HAVE_EPOLL
+        {"event_fd", fb_engine_event_fd},
+        {"events_action", fb_engine_events_action},
+#endif
         {"timeout", fb_engine_timeout},
         {"socket_action", fb_engine_socket_action},
         {"timeout_action", fb_engine_timeout_action},

@@ -256,8 +256,20 @@ const char *fb_validate_printable(const char *s, size_t n, char *buf, size_t siz
     return buf;
 }
 
+static size_t append(char *buf, size_t size, size_t n, const char *s) {
+    size_t len = strlen(s);
+    if (len > size - 1 - n) len = size - 1 - n;
+    memcpy(buf + n, s, len);
+    buf[n + len] = '\0';
+    return n + len;
+}
+
+/* "prefix.name" ("name" when prefix is empty), cut to size: runs for every field of every call,
+ * so without snprintf (which cost 6k instructions per create_conversation) */
 static void join(char *buf, size_t size, const char *prefix, const char *name) {
-    snprintf(buf, size, "%s%s%s", prefix, *prefix ? "." : "", name);
+    size_t n = append(buf, size, 0, prefix);
+    if (*prefix) n = append(buf, size, n, ".");
+    append(buf, size, n, name);
 }
 
 
@@ -410,6 +422,15 @@ static int emit_number(vctx *c, lua_Number x) {
 
 /* ---- values ------------------------------------------------------------------------------- */
 
+/* Lua 5.3+ integers past 2^53 have no exact double, so JSON (read as doubles) would change them. */
+static int exact_number(lua_State *L, int i) {
+    if (fb_isinteger(L, i)) {
+        lua_Number x = (lua_Number)lua_tointeger(L, i);
+        return fabs(x) <= 9007199254740992.0 && (lua_Integer)x == lua_tointeger(L, i);
+    }
+    return 1;
+}
+
 static int check_object(vctx *c, int t, const fb_schema *s, const char *prefix);
 
 /* Any JSON value (customAttributes): tables with keys 1..n are arrays, others objects with string
@@ -424,6 +445,7 @@ static int json_value(vctx *c, int i, const char *path, int depth, int prims) {
     case LUA_TBOOLEAN: return emit(c, lua_toboolean(L, i) ? "true" : "false");
     case LUA_TNUMBER:
         if (!isfinite(lua_tonumber(L, i))) return fail(c, path, "must be a finite number (JSON has no NaN or infinity)");
+        if (!exact_number(L, i)) return fail(c, path, "must be an integer of at most 2^53 in size (what JSON carries exactly)");
         return emit_number(c, lua_tonumber(L, i));
     case LUA_TSTRING: return check_text(c, i, path, &s, &n, NULL) && emit_string(c, s, n);
     case LUA_TLIGHTUSERDATA:
@@ -575,6 +597,7 @@ static int value(vctx *c, int i, const fb_field *f, const char *path) {
         lua_Number x = lua_tonumber(L, i);
         const char *what = f->kind == FB_INTEGER ? "whole number" : "number";
         if (lua_type(L, i) != LUA_TNUMBER) return fail(c, path, "must be a %s, got %s", what, tname(L, i));
+        if (!exact_number(L, i)) return fail(c, path, "must be an integer of at most 2^53 in size (what JSON carries exactly)");
         if (!isfinite(x) || (f->kind == FB_INTEGER && x != floor(x)) || x < f->min || (f->max > 0 && x > f->max)) {
             if (f->max > 0) snprintf(range, sizeof range, "from %.0f to %.0f", f->min, f->max);
             else snprintf(range, sizeof range, "of %.0f or more", f->min);
@@ -597,12 +620,12 @@ static int value(vctx *c, int i, const fb_field *f, const char *path) {
 
         if (c->query && (f->flags & FB_CSV) && lua_type(L, i) == LUA_TSTRING) { /* "a,b": each one checked */
             const char *all = lua_tolstring(L, i, &n), *end = all + n;
-            size_t k = 1;
-            for (s = all;; k++) {
+            size_t piece = 1;
+            for (s = all;; piece++) {
                 const char *comma = memchr(s, ',', (size_t)(end - s));
-                snprintf(at, sizeof at, "%s[%lu]", path, (unsigned long)k);
+                snprintf(at, sizeof at, "%s[%lu]", path, (unsigned long)piece);
                 lua_pushlstring(L, s, comma ? (size_t)(comma - s) : (size_t)(end - s));
-                if ((k > 1 && !emit(c, ",")) || !value(c, -1, item, at)) return 0;
+                if ((piece > 1 && !emit(c, ",")) || !value(c, -1, item, at)) return 0;
                 lua_pop(L, 1);
                 if (!comma) return 1;
                 s = comma + 1;

@@ -19,7 +19,7 @@
 -- vim.schedule and their errors are reported by Neovim.
 --
 -- @module featurebase.async
-local core = require("featurebase.core")
+local core = require("featurebase.core_loader").load()
 local client_mod = require("featurebase.client")
 
 local M = {}
@@ -195,6 +195,10 @@ function M.run(client)
 end
 
 --- Starts one call on the client's engine (the async forms of featurebase.client).
+---@param client featurebase.Client
+---@param callback function called with value, err, response
+---@param req table|nil the prepared request (nil when preparing it failed)
+---@param o table|featurebase.Error the merged options, or the error to hand back
 function M.submit(client, callback, req, o)
   M.scheduler(client):submit(callback, false, req, o)
 end
@@ -278,6 +282,10 @@ local function prepare_all(client, calls, method)
 end
 
 --- client:map on the engine: blocks until every call is done.
+---@param client featurebase.Client
+---@param calls table[]
+---@param opts? {concurrency?: integer}
+---@return {value: any, err: featurebase.Error|nil, response: featurebase.Response|nil}[]
 function M.map(client, calls, opts)
   client_mod.check_arg(calls, "table", 1, "map", 2)
   local limit = client_mod.concurrency(opts, "map", 2)
@@ -291,6 +299,10 @@ function M.map(client, calls, opts)
 end
 
 --- client:map_async on the engine: callback(results) through the driver once every call is done.
+---@param client featurebase.Client
+---@param calls table[]
+---@param opts? {concurrency?: integer}
+---@param callback fun(results: {value: any, err: featurebase.Error|nil, response: featurebase.Response|nil}[])
 function M.map_async(client, calls, opts, callback)
   client_mod.check_arg(calls, "table", 1, "map_async", 2)
   local limit = client_mod.concurrency(opts, "map_async", 2)

@@ -13,9 +13,10 @@
 -- featurebase.nvim (the same, driven by Neovim's loop) and featurebase.openresty (cosockets)
 -- bring theirs.
 -- @module featurebase.client
-local core = require("featurebase.core")
+local core = require("featurebase.core_loader").load()
 local retry = require("featurebase.retry")
 local options = require("featurebase.options")
+local env = require("featurebase.env")
 
 local M = {}
 
@@ -62,18 +63,26 @@ function M.reset_time(value, now)
 end
 
 -- What every call hands back about the HTTP exchange: on the response (success) or on err.
+-- request_id and rate_limit are read from the headers when first asked for (most callers never
+-- ask), then kept in the table.
+local derived = {
+  request_id = function(h) return h["x-request-id"] or h["request-id"] end,
+  rate_limit = function(h)
+    return { limit = to_int(h["x-ratelimit-limit"]), remaining = to_int(h["x-ratelimit-remaining"]),
+      reset = M.reset_time(h["x-ratelimit-reset"], os.time()) }
+  end,
+}
+local Response = {
+  __index = function(t, k)
+    local f = derived[k]
+    if not f then return nil end
+    local v = f(rawget(t, "headers"))
+    rawset(t, k, v)
+    return v
+  end,
+}
 local function response_info(status, h, attempts)
-  return {
-    status = status,
-    headers = h,
-    request_id = h["x-request-id"] or h["request-id"],
-    rate_limit = {
-      limit = to_int(h["x-ratelimit-limit"]),
-      remaining = to_int(h["x-ratelimit-remaining"]),
-      reset = M.reset_time(h["x-ratelimit-reset"], os.time()),
-    },
-    attempts = attempts,
-  }
+  return setmetatable({ status = status, headers = h, attempts = attempts }, Response)
 end
 
 -- One line (and its fields) per attempt for the `log` option: no body, no headers, so no key.
@@ -93,16 +102,23 @@ end
 -- req = {method=, path=, body=, safe=, ep=, id=} as prepared below; o the merged options.
 -- Returns value, nil, response | nil, err (err carries status, headers, request_id, rate_limit,
 -- attempts).
+---@param self featurebase.Client
+---@param req table
+---@param o table
+---@param io table the transport
+---@return any value
+---@return featurebase.Error|nil err
+---@return featurebase.Response|nil response
 function M.run(self, req, o, io)
-  local start, attempt = io.now(), 0
+  local start, attempt = o.deadline and io.now(), 0 -- the clock is read only when something needs it
   while true do
     attempt = attempt + 1
     local timeout = o.timeout
-    if o.deadline then
+    if start then
       local left = math.max(0.001, o.deadline - (io.now() - start))
       timeout = timeout and math.min(timeout, left) or left
     end
-    local began = io.now()
+    local began = o.log and io.now()
     local value, res = io.perform(self, req.method, req.path, req.body, timeout, req.safe)
     if value ~= nil then
       local info = response_info(res.status, res.headers, attempt)
@@ -122,7 +138,7 @@ function M.run(self, req, o, io)
       end
     end
     local wait, why = retry.delay(err, attempt, o, os.time(), nil, req.safe)
-    if wait and o.deadline and io.now() - start + wait >= o.deadline then wait, why = nil, "deadline reached" end
+    if wait and start and io.now() - start + wait >= o.deadline then wait, why = nil, "deadline reached" end
     if o.log then log_attempt(o.log, req, attempt, began, io.now(), info, err, wait, why) end
     if not wait then return nil, err end
     io.sleep(wait)
@@ -189,6 +205,13 @@ end
 
 --- A call described as a list, for map: { "name", args..., [params], [opts] } -> req, o | nil, err.
 -- Misuse raises at the caller of map (level).
+---@param self featurebase.Client
+---@param spec table
+---@param i integer its index in calls
+---@param method string "map" or "map_async", for messages
+---@param level integer
+---@return table|nil req
+---@return table|featurebase.Error o_or_err
 function M.prepare_spec(self, spec, i, method, level)
   if type(spec) ~= "table" then
     error(("bad argument #1 to '%s' (calls[%d] must be a table, got %s)"):format(method, i, type(spec)), level + 1)
@@ -264,18 +287,20 @@ M.libcurl = {
 
 --- Creates a client on a transport. `layers` names the option layers beyond the core's and the
 -- pipeline's (e.g. {openresty = true}); their values come back as the second result.
+---@param opts? featurebase.Options
+---@param transport table perform, sleep, now, submit, ... (see above)
+---@param layers? table<string, boolean>
 ---@return featurebase.Client|nil client
 ---@return table|featurebase.Error own options of the extra layers, or err
 function M.new(opts, transport, layers)
   local own, c_opts = options.split(opts, layers or { client = true })
   if not own then return nil, c_opts end
-  local env = function(name)
-    local v = os.getenv(name)
-    if v ~= nil and v ~= "" then return v end
+  if c_opts.api_key == nil then c_opts.api_key = env.get("FEATUREBASE_API_KEY") end
+  if c_opts.api_key == nil then
+    return nil, options.error("api_key", env.missing("FEATUREBASE_API_KEY", "api_key"))
   end
-  if c_opts.api_key == nil then c_opts.api_key = env("FEATUREBASE_API_KEY") end
-  if c_opts.base_url == nil then c_opts.base_url = env("FEATUREBASE_BASE_URL") end
-  if own.log == nil and env("FEATUREBASE_LOG") == "debug" then
+  if c_opts.base_url == nil then c_opts.base_url = env.get("FEATUREBASE_BASE_URL") end
+  if own.log == nil and env.get("FEATUREBASE_LOG") == "debug" then
     own.log = function(line) io.stderr:write(line, "\n") end
   end
   if own.log == false then own.log = nil end
@@ -348,6 +373,10 @@ function Client:map_async(calls, opts, callback)
 end
 
 --- The concurrency option of map: a whole number >= 1, default 16.
+---@param opts? {concurrency?: integer}
+---@param method string for messages
+---@param level integer
+---@return integer
 function M.concurrency(opts, method, level)
   if opts == nil then return 16 end
   check_arg(opts, "table", 2, method, level + 1)

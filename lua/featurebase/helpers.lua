@@ -8,7 +8,7 @@
 --
 -- Not required directly: `require("featurebase")` installs all of it.
 -- @module featurebase.helpers
-local core = require("featurebase.core")
+local core = require("featurebase.core_loader").load()
 
 local M = {}
 
@@ -71,9 +71,9 @@ M.constants = {
 -- Readers ------------------------------------------------------------------------------------------
 
 --- The parts of a conversation, in order, optionally only those of some part types.
----@param conversation table a conversation object (parts are there when fetched by id)
+---@param conversation featurebase.Conversation a conversation object (parts are there when fetched by id)
 ---@param part_type? string|string[] e.g. "admin_note", or {"user_msg", "admin_msg"}
----@return table[] parts
+---@return featurebase.ConversationPart[] parts
 function M.parts(conversation, part_type)
   if type(conversation) ~= "table" then
     error(("bad argument #1 to 'parts' (conversation table expected, got %s)"):format(type(conversation)), 2)
@@ -95,22 +95,22 @@ function M.parts(conversation, part_type)
 end
 
 --- Whether a part is an internal note (admins only see it).
----@param part table
+---@param part featurebase.ConversationPart
 ---@return boolean
 function M.is_note(part)
   return type(part) == "table" and part.partType == "admin_note"
 end
 
 --- Whether a part carries a message someone wrote (not an event such as an assignment).
----@param part table
+---@param part featurebase.ConversationPart
 ---@return boolean
 function M.is_message(part)
   return type(part) == "table" and M.constants.MESSAGE_PART_TYPES[part.partType] == true
 end
 
 --- Who wrote a part, or started a conversation: `{type =, id =, name? =, email? =}` or nil.
----@param part_or_conversation table a conversation part, or a conversation (its source's author)
----@return {type: string, id: string, name?: string, email?: string}|nil
+---@param part_or_conversation featurebase.ConversationPart|featurebase.Conversation (conversation: its source's)
+---@return featurebase.PartAuthor|featurebase.Participant|nil
 function M.author(part_or_conversation)
   local x = part_or_conversation
   if type(x) ~= "table" then return nil end
@@ -119,7 +119,7 @@ function M.author(part_or_conversation)
 end
 
 --- Whether a part (or a conversation's first message) comes from a contact: a customer or a lead.
----@param part_or_conversation table
+---@param part_or_conversation featurebase.ConversationPart|featurebase.Conversation
 ---@return boolean
 function M.is_from_contact(part_or_conversation)
   local a = M.author(part_or_conversation)

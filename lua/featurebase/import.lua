@@ -25,7 +25,7 @@
 -- returning like the client's methods; without `api`, work uses the client's blocking calls.
 -- Messages of one conversation always go in order, one at a time.
 -- @module featurebase.import
-local core = require("featurebase.core")
+local core = require("featurebase.core_loader").load()
 local cjson = require("cjson.safe")
 
 local M = {}

@@ -1,7 +1,7 @@
 --- featurebase.nvim: the async calls on Neovim's own event loop, so the editor never freezes.
 --
--- Watches the sockets libcurl wants with vim.loop (luv) polls and curl's timeout with a luv timer,
--- and acts on them with the engine's socket_action/timeout_action: nothing ever blocks. Callbacks
+-- Watches libcurl's sockets (through one epoll fd on Linux, else one luv poll each) and curl's
+-- timeout with a luv timer, and acts on them with the engine: nothing ever blocks. Callbacks
 -- run through vim.schedule, so they may call any vim.api function; an error they raise is
 -- reported by Neovim like any other.
 --
@@ -39,8 +39,22 @@ function M.attach(client)
     sync()
   end
 
-  -- An error on the socket (EBADF when curl already closed it, ...) is not printed: curl finds out
-  -- what it is by reading and writing, and the call gets it as its error value.
+  -- Where epoll exists (Linux), the loop watches one fd, an epoll set the engine keeps in step with
+  -- curl's sockets: a failed socket never reaches luv, whose poll watchers print every socket
+  -- error ("EBADF: bad file descriptor") on the user's screen. The call gets the error as its value.
+  local ok_fd, efd = pcall(engine.event_fd, engine)
+  if ok_fd and efd then
+    local ep = uv.new_poll(efd)
+    ep:start("r", function()
+      engine:events_action()
+      turn()
+    end)
+    polls[efd] = ep
+  else
+    efd = nil
+  end
+
+  -- Elsewhere, one luv poll per socket of curl's, which curl finds out about by reading and writing.
   local function on_socket(fd)
     return function(err, events)
       local r = err ~= nil or (events or ""):find("r", 1, true) ~= nil
@@ -71,7 +85,7 @@ function M.attach(client)
   end
 
   function sync()
-    for _, ch in ipairs(engine:sockets()) do
+    for _, ch in ipairs(efd and {} or engine:sockets()) do
       local p = polls[ch.fd]
       if ch.what == "remove" then
         -- stopped before the next change: curl may reuse this fd number for a new socket

@@ -22,8 +22,9 @@
 --
 -- @module featurebase.openresty
 local featurebase = require("featurebase")
-local core = require("featurebase.core")
+local core = require("featurebase.core_loader").load()
 local client_mod = require("featurebase.client")
+local fbenv = require("featurebase.env")
 
 local ngx = ngx
 local concat, tonumber, setmetatable, type = table.concat, tonumber, setmetatable, type
@@ -54,12 +55,6 @@ local NO_COSOCKET = { init = true, init_worker = true, set = true, header_filter
 -- Connection details per client, kept out of the client table so that dumping a client (or a
 -- table holding one) never shows the API key.
 local private = setmetatable({}, { __mode = "k" })
-
-local function env(name)
-  local v = os.getenv(name) -- in nginx only variables named by an `env` directive are visible
-  if v ~= nil and v ~= "" then return v end
-  return nil
-end
 
 local function transport_error(kind, url, detail, sent)
   return setmetatable({ kind = kind, message = "request to " .. url .. " failed: " .. detail,
@@ -99,22 +94,16 @@ function M.new(opts)
     error(("bad argument #1 to 'new' (table expected, got %s)"):format(type(opts)), 2)
   end
   opts = opts or {}
-  local api_key = opts.api_key or env("FEATUREBASE_API_KEY")
-  if api_key == nil and ngx and ngx.config then
-    -- nginx hides the environment from Lua unless told otherwise
-    return nil, setmetatable({ kind = "invalid_request", field = "api_key", message = "api_key is required: pass "
-      .. "api_key, or set FEATUREBASE_API_KEY and add `env FEATUREBASE_API_KEY;` to nginx.conf (nginx hides "
-      .. "environment variables from Lua unless an env directive names them)" }, core.error_mt)
-  end
   -- The C core checks every shared option (one set of rules), as for the blocking client.
   local self, own = client_mod.new(opts, COSOCKET_IO, { client = true, openresty = true })
   if not self then return nil, own end
 
-  local base_url = opts.base_url or env("FEATUREBASE_BASE_URL") or DEFAULT_BASE_URL
+  local base_url = opts.base_url or fbenv.get("FEATUREBASE_BASE_URL") or DEFAULT_BASE_URL
   local u = parse_url(base_url)
   local user_agent = ("featurebase-lua/%s (%s; ngx_lua/%s; cosocket)"):format(featurebase._VERSION,
     jit and jit.version or _VERSION, ngx and ngx.config and ngx.config.ngx_lua_version or "?")
-  u.head = " HTTP/1.1\r\nHost: " .. u.host_header .. "\r\nAuthorization: Bearer " .. api_key
+  u.head = " HTTP/1.1\r\nHost: " .. u.host_header .. "\r\nAuthorization: Bearer "
+    .. (opts.api_key or fbenv.get("FEATUREBASE_API_KEY"))
     .. "\r\nContent-Type: application/json\r\nAccept: application/json\r\nFeaturebase-Version: "
     .. (opts.version or DEFAULT_VERSION) .. "\r\nUser-Agent: " .. user_agent .. "\r\n"
   u.pool = ("featurebase:%s:%s:%d:%s"):format(u.scheme, u.host, u.port, u.sni or "")
@@ -397,4 +386,7 @@ COSOCKET_IO = { perform = perform, sleep = function(s) ngx.sleep(s) end, now = n
   close = function(self) private[self] = nil end }
 
 M.Client = client_mod.Client
+
+--- A content_by_lua handler for Featurebase's webhooks: see featurebase.webhooks.openresty.
+M.webhook = require("featurebase.webhooks").openresty
 return M

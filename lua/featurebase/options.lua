@@ -6,7 +6,7 @@
 -- the OpenResty client, the per-call merging and the README's option table all read this list;
 -- an option is checked in one place only.
 -- @module featurebase.options
-local core = require("featurebase.core")
+local core = require("featurebase.core_loader").load()
 
 local M = {}
 
@@ -39,36 +39,41 @@ local function pool(v)
 end
 
 local L = core.limits
---- name, layer, check (client and openresty layers; the core checks its own), default, per_call, doc.
+--- name, type (LuaLS, for the generated featurebase.Options), layer, check (client and openresty layers;
+-- the core checks its own), default, per_call, doc.
 M.list = {
-  { name = "api_key", layer = "core", default = "$FEATUREBASE_API_KEY", doc = "the API key (sk_...); required" },
-  { name = "base_url", layer = "core", default = "$FEATUREBASE_BASE_URL or https://do.featurebase.app",
+  { name = "api_key", type = "string", layer = "core", default = "$FEATUREBASE_API_KEY",
+    doc = "the API key (sk_...); required" },
+  { name = "base_url", type = "string", layer = "core", default = "$FEATUREBASE_BASE_URL or https://do.featurebase.app",
     doc = "the API's address; plain http only to this machine unless allow_insecure_http" },
-  { name = "version", layer = "core", default = "2026-01-01.nova", doc = "the Featurebase-Version header" },
-  { name = "timeout", layer = "core", default = L.timeout, per_call = seconds,
+  { name = "version", type = "string", layer = "core", default = "2026-01-01.nova",
+    doc = "the Featurebase-Version header" },
+  { name = "timeout", type = "number", layer = "core", default = L.timeout, per_call = seconds,
     doc = "seconds one attempt may take in all" },
-  { name = "connect_timeout", layer = "core", default = L.connect_timeout, doc = "seconds to connect" },
-  { name = "stall_timeout", layer = "core", default = L.stall_timeout,
+  { name = "connect_timeout", type = "number", layer = "core", default = L.connect_timeout,
+    doc = "seconds to connect" },
+  { name = "stall_timeout", type = "number", layer = "core", default = L.stall_timeout,
     doc = "abort when no byte moved for this many seconds" },
-  { name = "max_response_size", layer = "core", default = L.max_response_size,
+  { name = "max_response_size", type = "integer", layer = "core", default = L.max_response_size,
     doc = "bytes of response body; past it a network error" },
-  { name = "allow_insecure_http", layer = "core", default = false,
+  { name = "allow_insecure_http", type = "boolean", layer = "core", default = false,
     doc = "allow http:// to a host other than this machine (the key travels in clear text)" },
-  { name = "max_retries", layer = "client", check = retries, default = 2, per_call = retries,
+  { name = "max_retries", type = "integer", layer = "client", check = retries, default = 2, per_call = retries,
     doc = "retries after the first attempt (see featurebase.retry)" },
-  { name = "retry_unsafe", layer = "client", check = boolean, default = false, per_call = boolean,
+  { name = "retry_unsafe", type = "boolean", layer = "client", check = boolean, default = false, per_call = boolean,
     doc = "also retry failures the server may have acted on (a message may then be sent twice)" },
-  { name = "max_retry_wait", layer = "client", check = non_negative, default = 60, per_call = non_negative,
+  { name = "max_retry_wait", type = "number", layer = "client", check = non_negative, default = 60,
+    per_call = non_negative,
     doc = "the longest Retry-After honoured, seconds" },
-  { name = "deadline", layer = "client", check = seconds, per_call = seconds,
+  { name = "deadline", type = "number", layer = "client", check = seconds, per_call = seconds,
     doc = "seconds bounding all attempts and waits together" },
-  { name = "max_request_size", layer = "client", check = bytes, default = L.max_request_size,
+  { name = "max_request_size", type = "integer", layer = "client", check = bytes, default = L.max_request_size,
     doc = "bytes of request body; past it invalid_request, nothing sent" },
-  { name = "log", layer = "client", check = logger,
+  { name = "log", type = "fun(line: string, event: featurebase.LogEvent)|false", layer = "client", check = logger,
     doc = "function(line, event) called once per attempt; default: stderr when $FEATUREBASE_LOG=debug" },
-  { name = "keepalive_timeout", layer = "openresty", check = seconds, default = 60,
+  { name = "keepalive_timeout", type = "number", layer = "openresty", check = seconds, default = 60,
     doc = "OpenResty: seconds an idle connection stays in nginx's pool" },
-  { name = "keepalive_pool", layer = "openresty", check = pool, default = 32,
+  { name = "keepalive_pool", type = "integer", layer = "openresty", check = pool, default = 32,
     doc = "OpenResty: idle connections kept per worker" },
 }
 
@@ -80,6 +85,9 @@ for _, o in ipairs(M.list) do
 end
 
 --- An invalid_request error naming the option.
+---@param name string
+---@param msg string
+---@return featurebase.Error
 function M.error(name, msg)
   return setmetatable({ kind = "invalid_request", field = name, message = name .. " " .. msg }, core.error_mt)
 end
@@ -120,6 +128,8 @@ end
 --- A call's options over the client's: the merged table, or nil, err.
 ---@param base table the client's options
 ---@param opts table|nil
+---@return table|nil merged
+---@return featurebase.Error|nil err
 function M.merge(base, opts)
   if opts == nil then return base end
   local o = {}

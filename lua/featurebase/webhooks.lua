@@ -25,7 +25,7 @@
 --
 -- The secret never appears in an error, a log line or a `tostring`.
 -- @module featurebase.webhooks
-local core = require("featurebase.core")
+local core = require("featurebase.core_loader").load()
 
 local type, tostring, setmetatable, error = type, tostring, setmetatable, error
 
