@@ -113,7 +113,7 @@ function M.new(opts)
   u.keepalive_pool = own.keepalive_pool
   u.max_response = opts.max_response_size or core.limits.max_response_size
   u.threads = {}
-  u.key = api_key -- only to redact it from what the server sends back
+  u.key = opts.api_key or fbenv.get("FEATUREBASE_API_KEY") -- only to redact it from what the server sends back
   private[self] = u
   return self
 end
