@@ -62,27 +62,14 @@ function M.reset_time(value, now)
   return math.floor(now) + n
 end
 
--- What every call hands back about the HTTP exchange: on the response (success) or on err.
--- request_id and rate_limit are read from the headers when first asked for (most callers never
--- ask), then kept in the table.
-local derived = {
-  request_id = function(h) return h["x-request-id"] or h["request-id"] end,
-  rate_limit = function(h)
-    return { limit = to_int(h["x-ratelimit-limit"]), remaining = to_int(h["x-ratelimit-remaining"]),
-      reset = M.reset_time(h["x-ratelimit-reset"], os.time()) }
-  end,
-}
-local Response = {
-  __index = function(t, k)
-    local f = derived[k]
-    if not f then return nil end
-    local v = f(rawget(t, "headers"))
-    rawset(t, k, v)
-    return v
-  end,
-}
+-- What every call hands back about the HTTP exchange: on the response (success) or on err. A
+-- plain table (users serialise it, iterate it); the clock is read only for a relative reset.
 local function response_info(status, h, attempts)
-  return setmetatable({ status = status, headers = h, attempts = attempts }, Response)
+  local reset = to_int(h["x-ratelimit-reset"])
+  if reset and reset <= 1e9 then reset = M.reset_time(h["x-ratelimit-reset"], os.time()) end
+  return { status = status, headers = h, attempts = attempts, request_id = h["x-request-id"] or h["request-id"],
+    rate_limit = { limit = to_int(h["x-ratelimit-limit"]), remaining = to_int(h["x-ratelimit-remaining"]),
+      reset = reset } }
 end
 
 -- One line (and its fields) per attempt for the `log` option: no body, no headers, so no key.
