@@ -55,7 +55,55 @@ describe("retry policy", function()
     assert.are.equal(3, retry.delay(e({ ["retry-after"] = "3" }), 1, o, now, half))
     assert.are.equal(10, retry.delay(e({ ["retry-after"] = "Sun, 06 Nov 1994 08:49:47 GMT" }), 1, o, now, half))
     assert.are.equal(0, retry.delay(e({ ["retry-after"] = "Sun, 06 Nov 1994 08:49:00 GMT" }), 1, o, now, half))
+  end)
+
+  it("reads X-RateLimit-Reset as a Unix time (above 10^9) or as seconds", function()
+    local now = 1767225600 -- 2026-01-01
+    local function e(h) return { kind = "http", status = 429, headers = h } end
     assert.are.equal(7, retry.delay(e({ ["x-ratelimit-reset"] = tostring(now + 7) }), 1, o, now, half))
+    assert.are.equal(12, retry.delay(e({ ["x-ratelimit-reset"] = "12" }), 1, o, now, half))
+    assert.are.equal(0, retry.delay(e({ ["x-ratelimit-reset"] = tostring(now - 5) }), 1, o, now, half))
+    assert.is_nil(retry.delay(e({ ["x-ratelimit-reset"] = "3600" }), 1, o, now, half)) -- > max_retry_wait
+    assert.are.equal(4, retry.delay(e({ ["retry-after"] = "4", ["x-ratelimit-reset"] = "30" }), 1, o, now, half))
+  end)
+
+  it("honours Retry-After on a 503 when it is retried, and ignores it when it is not", function()
+    local e = { kind = "http", status = 503, headers = { ["retry-after"] = "3" } }
+    assert.are.equal(3, retry.delay(e, 1, unsafe, 0, half))
+    assert.are.equal(3, retry.delay(e, 1, { max_retries = 2, max_retry_wait = 60, safe = true }, 0, half))
+    assert.is_nil(retry.delay(e, 1, o, 0, half))
+    e.headers["retry-after"] = "120"
+    assert.is_nil(retry.delay(e, 1, unsafe, 0, half))
+  end)
+
+  it("retries a safe request on 408, 5xx and every network failure, without retry_unsafe", function()
+    local safe = { max_retries = 2, retry_unsafe = false, max_retry_wait = 60, safe = true }
+    for _, e in ipairs({ { kind = "http", status = 500 }, { kind = "http", status = 502 },
+      { kind = "http", status = 503 }, { kind = "http", status = 504 }, { kind = "http", status = 408 },
+      { kind = "http", status = 429 }, { kind = "timeout", request_sent = true },
+      { kind = "network", request_sent = true }, { kind = "network", request_sent = true, status = 200 } }) do
+      assert.is_number(retry.delay(e, 1, safe, 0, half))
+    end
+    for _, e in ipairs({ { kind = "http", status = 400 }, { kind = "http", status = 404 },
+      { kind = "http", status = 501 }, { kind = "decode", status = 200 } }) do
+      assert.is_nil(retry.delay(e, 1, safe, 0, half))
+    end
+  end)
+
+  it("never retries an unsafe request whose answer began with a 2xx status line, even with retry_unsafe", function()
+    for _, status in ipairs({ 200, 201, 204 }) do
+      assert.is_nil(retry.delay({ kind = "network", request_sent = true, status = status }, 1, unsafe, 0, half))
+      assert.is_nil(retry.delay({ kind = "timeout", request_sent = true, status = status }, 1, unsafe, 0, half))
+    end
+    assert.is_number(retry.delay({ kind = "network", request_sent = true, status = 502 }, 1, unsafe, 0, half))
+  end)
+
+  it("never retries a TLS certificate failure", function()
+    local e = { kind = "network", request_sent = false, certificate = true }
+    assert.is_nil(retry.delay(e, 1, o, 0, half))
+    assert.is_nil(retry.delay(e, 1, unsafe, 0, half))
+    assert.is_nil(retry.delay(e, 1, { max_retries = 2, max_retry_wait = 60, safe = true }, 0, half))
+    assert.is_number(retry.delay({ kind = "network", request_sent = false }, 1, o, 0, half))
   end)
 
   it("returns the 429 instead of waiting longer than max_retry_wait", function()

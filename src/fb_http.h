@@ -22,9 +22,23 @@ typedef struct fb_conn {
     curl_off_t last_dl, last_ul;
     int too_big, stalled;        /* why a callback aborted the transfer */
     int safe;                    /* the request may be repeated (GET, PATCH, DELETE, upsert) */
+    int sends;                   /* times libcurl was about to write this request (CURLOPT_PREREQFUNCTION) */
+    int resend_refused;          /* an unsafe request's second send was stopped */
+    int has_prereq;              /* libcurl >= 7.80 took CURLOPT_PREREQFUNCTION; else the read-callback guard */
+    size_t read_pos;             /* body bytes handed to libcurl by the read callback (that guard) */
+    int status;                  /* status line of the final response, once its header came; 0 before */
+    /* the API key (inside the header list the conn was opened with): redacted from what came back */
+    const char *key;
+    size_t keylen;
 } fb_conn;
 
-/* Creates the easy handle with the options every request shares. Returns 0 when out of memory. */
+/* Keys shorter than this are not redacted (no real key is; a short one would match at random). */
+#define FB_REDACT_MIN_KEY 8
+#define FB_REDACTED "sk_...REDACTED"
+
+/* Creates the easy handle with the options every request shares. headers must stay alive as long
+ * as the conn, and start with "Authorization: Bearer <key>" (the key is redacted from answers).
+ * Returns 0 when out of memory. */
 int fb_conn_open(fb_conn *k, struct curl_slist *headers, long connect_timeout_ms);
 /* Sets the response size limit (bytes) and the stall timeout (ms) of this connection. */
 void fb_conn_limits(fb_conn *k, size_t max_body, long stall_ms);
@@ -49,8 +63,11 @@ int fb_conn_prepare(fb_conn *k, const char *method, const char *base, const char
 int fb_conn_push_result(lua_State *L, fb_conn *k, CURLcode rc);
 /* Pushes {lowercased-name = value} for raw header lines (pure: the fuzzer calls it directly). */
 void fb_conn_push_headers(lua_State *L, const char *raw, size_t n);
-/* After a failed transfer: 0 when the request certainly never reached the server. */
+/* After a failed transfer: 0 when nothing of the request can have reached the server. */
 int fb_conn_request_sent(fb_conn *k, CURLcode rc);
+/* Replaces every copy of key (klen >= FB_REDACT_MIN_KEY) in b by FB_REDACTED. Returns 0 when out
+ * of memory (b is then emptied: nothing unredacted remains). */
+int fb_redact(fb_buf *b, const char *key, size_t klen);
 /* Frees everything; safe to call twice. */
 void fb_conn_close(fb_conn *k);
 

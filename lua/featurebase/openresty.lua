@@ -127,6 +127,7 @@ function M.new(opts)
   u.keepalive_pool = own.keepalive_pool
   u.max_response = opts.max_response_size or core.limits.max_response_size
   u.threads = {}
+  u.key = opts.api_key or fbenv.get("FEATUREBASE_API_KEY") -- only to redact it from what the server sends back
   private[self] = u
   return self
 end
@@ -173,22 +174,23 @@ local function read_chunked(sock, deadline, max)
 end
 
 -- Reads one response: status, headers (lowercased names, repeats joined by ", " as the C core
--- does), body. Returns res, keepalive | nil, err, got_bytes.
+-- does), body. Returns res, keepalive | nil, err, got_bytes, status (once a final status line came).
 local function read_response(sock, deadline, max)
-  local status, version, got, headers
+  local status, version, got, headers, final
   repeat -- skip 1xx interim responses
-    if not budget(sock, deadline) then return nil, "timeout", got end
+    if not budget(sock, deadline) then return nil, "timeout", got, final end
     local line, err = sock:receive("*l")
-    if not line then return nil, err, got end
+    if not line then return nil, err, got, final end
     got = true
     version, status = line:match("^HTTP/(%d%.%d) (%d%d%d)")
     status = tonumber(status)
-    if not status then return nil, "malformed status line", got end
+    if not status then return nil, "malformed status line", got, final end
+    final = status >= 200 and status or nil
     headers = {}
     for _ = 1, MAX_HEADER_LINES + 1 do
-      if not budget(sock, deadline) then return nil, "timeout", got end
+      if not budget(sock, deadline) then return nil, "timeout", got, final end
       line, err = sock:receive("*l")
-      if not line then return nil, err, got end
+      if not line then return nil, err, got, final end
       if line == "" then break end
       local name, value = line:match("^([^:%s]+)%s*:%s*(.-)%s*$")
       if name then
@@ -197,7 +199,7 @@ local function read_response(sock, deadline, max)
         headers[name] = old and (old .. ", " .. value) or value
       end
     end
-    if line ~= "" then return nil, "too many header lines", got end
+    if line ~= "" then return nil, "too many header lines", got, final end
   until status >= 200
 
   local body, err = "", nil
@@ -211,26 +213,56 @@ local function read_response(sock, deadline, max)
     body, err = read_chunked(sock, deadline, max)
   elseif len then
     local n = tonumber(len:match("^%d+$"))
-    if not n then return nil, "bad Content-Length", got end
-    if n > max then return nil, TOO_BIG, got end
+    if not n then return nil, "bad Content-Length", got, final end
+    if n > max then return nil, TOO_BIG, got, final end
     if n > 0 then
-      if not budget(sock, deadline) then return nil, "timeout", got end
+      if not budget(sock, deadline) then return nil, "timeout", got, final end
       body, err = sock:receive(n)
     end
   else -- delimited by the server closing the connection
     keepalive = false
-    if not budget(sock, deadline) then return nil, "timeout", got end
+    if not budget(sock, deadline) then return nil, "timeout", got, final end
     local partial
     body, err, partial = sock:receive("*a")
     if not body and err == "closed" then body, err = partial, nil end
-    if body and #body > max then return nil, TOO_BIG, got end
+    if body and #body > max then return nil, TOO_BIG, got, final end
   end
-  if not body then return nil, err, got end
+  if not body then return nil, err, got, final end
   return { status = status, headers = headers, body = body }, keepalive
 end
 
--- One attempt on one connection. Returns res | nil, err, sent, retry_fresh.
-local function exchange(u, method, path, body, deadline)
+-- Redacts the API key from text that came from the network (a server may echo it), as the C core
+-- does for the libcurl transports: every copy becomes "sk_...REDACTED".
+local REDACT_MIN_KEY = 8 -- as FB_REDACT_MIN_KEY in src/fb_http.h
+local function redact(s, key)
+  if type(s) ~= "string" or not key or #key < REDACT_MIN_KEY or not s:find(key, 1, true) then return s end
+  local out, i = {}, 1
+  while true do
+    local a, b = s:find(key, i, true)
+    if not a then break end
+    out[#out + 1] = s:sub(i, a - 1)
+    out[#out + 1] = "sk_...REDACTED"
+    i = b + 1
+  end
+  out[#out + 1] = s:sub(i)
+  return concat(out)
+end
+
+local function redact_response(res, key)
+  res.body = redact(res.body, key)
+  for name, value in pairs(res.headers) do res.headers[name] = redact(value, key) end
+  return res
+end
+
+-- One attempt on one connection. Returns res | nil, err, sent, retry_fresh, status.
+--
+-- Stale pooled connections: nginx's keepalive pool watches every idle connection (its idle read
+-- handler) and closes it as soon as the server closes it or sends anything, so a socket taken from
+-- the pool was alive a moment ago; a server closing it in that moment is rare. When it happens, a
+-- send or receive failure on a reused socket cannot tell "closed while idle" from "read the
+-- request, then closed": only a request safe to repeat is run again on a fresh connection
+-- (retry_fresh); any other is an ambiguous failure (sent = true), never resent here.
+local function exchange(u, method, path, body, deadline, safe)
   local sock = ngx.socket.tcp()
   ngx.update_time()
   local left = deadline - ngx.now()
@@ -254,40 +286,47 @@ local function exchange(u, method, path, body, deadline)
   end
   if not ok then
     sock:close()
-    -- on a pooled connection the server may have closed it while idle: nothing was processed
-    return nil, "send: " .. tostring(err), true, reused and err ~= "timeout"
+    -- part of the request may have left: sent, and a fresh try only when repeating is harmless
+    return nil, "send: " .. tostring(err), true, safe and reused and err ~= "timeout"
   end
-  local res, keepalive_or_err, got = read_response(sock, deadline, u.max_response)
+  local res, keepalive_or_err, got, status = read_response(sock, deadline, u.max_response)
   if not res then
     sock:close()
-    return nil, keepalive_or_err, true, reused and not got and keepalive_or_err ~= "timeout"
+    return nil, keepalive_or_err, true, safe and reused and not got and keepalive_or_err ~= "timeout", status
   end
   if keepalive_or_err then sock:setkeepalive(u.keepalive_ms, u.keepalive_pool) else sock:close() end
-  return res
+  return redact_response(res, u.key)
 end
 
--- The transport's perform (see featurebase.client). A connection taken from the pool can have
--- been closed by the server in the meantime; as libcurl does, that one case is retried at once on
--- a fresh connection.
-local function perform(self, method, path, body, timeout)
+-- The transport's perform (see featurebase.client). A pooled connection that yields nothing is run
+-- again at once on a fresh connection only for a request safe to repeat (see exchange).
+local function perform(self, method, path, body, timeout, safe)
   local u = private[self]
   ngx.update_time()
   local deadline = ngx.now() + (timeout or u.timeout)
-  local res, err, sent, fresh = exchange(u, method, path, body, deadline)
-  if not res and fresh then res, err, sent = exchange(u, method, path, body, deadline) end
+  local res, err, sent, fresh, status = exchange(u, method, path, body, deadline, safe)
+  if not res and fresh then
+    local _
+    res, err, sent, _, status = exchange(u, method, path, body, deadline, safe)
+  end
   if res then
     local value, derr = core.decode(res)
     if value ~= nil then return value, res end
     return nil, derr
   end
+  local e
   if err == TOO_BIG then -- as the C core reports it: never retried, the connection dropped
-    local e = transport_error("network", u.origin .. u.prefix .. path, ("the response body is larger than "
+    e = transport_error("network", u.origin .. u.prefix .. path, ("the response body is larger than "
       .. "max_response_size (%d bytes); the connection was dropped"):format(u.max_response), true)
     e.limit = TOO_BIG
-    return nil, e
+  else
+    local kind = (err == "timeout" or tostring(err):find("timeout$")) and "timeout" or "network"
+    e = transport_error(kind, u.origin .. u.prefix .. path, redact(tostring(err), u.key), sent)
+    -- sslhandshake's message for a certificate that does not verify: never transient
+    if not sent and tostring(err):find("^TLS handshake: .*certificate") then e.certificate = true end
   end
-  local kind = (err == "timeout" or tostring(err):find("timeout$")) and "timeout" or "network"
-  return nil, transport_error(kind, u.origin .. u.prefix .. path, tostring(err), sent)
+  e.status = status -- the status line came before the failure: a 2xx means the server acted
+  return nil, e
 end
 
 local function now()
