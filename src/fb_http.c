@@ -224,7 +224,7 @@ int fb_conn_prepare(fb_conn *k, const char *method, const char *base, const char
         return 0;
     curl_easy_setopt(k->easy, CURLOPT_URL, k->url.data);
     if (body && !safe && !k->has_prereq) { /* the read-callback guard (libcurl < 7.80) */
-        curl_easy_setopt(k->easy, CURLOPT_POSTFIELDS, NULL);
+        curl_easy_setopt(k->easy, CURLOPT_POSTFIELDS, (char *)NULL);
         curl_easy_setopt(k->easy, CURLOPT_POST, 1L);
         curl_easy_setopt(k->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
     } else if (body) { /* POST, or PATCH/DELETE with a JSON body */
