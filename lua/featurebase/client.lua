@@ -51,23 +51,11 @@ local function to_int(s)
   return s and tonumber(s:match("^%s*(%d+)%s*$")) or nil
 end
 
---- X-RateLimit-Reset as a Unix time: the unit is unconfirmed (common.md), so a value above 10^9
--- is taken as a Unix time and anything smaller as seconds from now.
----@param value string|nil
----@param now number Unix time
----@return integer|nil
-function M.reset_time(value, now)
-  local n = to_int(value)
-  if not n then return nil end
-  if n > 1e9 then return n end
-  return math.floor(now) + n
-end
-
 -- What every call hands back about the HTTP exchange: on the response (success) or on err. A
 -- plain table (users serialise it, iterate it); the clock is read only for a relative reset.
 local function response_info(status, h, attempts)
   local reset = to_int(h["x-ratelimit-reset"])
-  if reset and reset <= 1e9 then reset = M.reset_time(h["x-ratelimit-reset"], os.time()) end
+  if reset and reset <= 1e9 then reset = math.floor(retry.reset_at(h["x-ratelimit-reset"], os.time())) end
   return { status = status, headers = h, attempts = attempts, request_id = h["x-request-id"] or h["request-id"],
     rate_limit = { limit = to_int(h["x-ratelimit-limit"]), remaining = to_int(h["x-ratelimit-remaining"]),
       reset = reset } }

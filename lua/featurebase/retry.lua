@@ -80,11 +80,20 @@ end
 ---@param now number current Unix time, seconds
 ---@return number|nil
 function M.parse_reset(value, now)
-  local reset = type(value) == "string" and value:match("^%s*(%d+%.?%d*)%s*$")
-  reset = tonumber(reset)
+  local at = M.reset_at(value, now)
+  return at and math.max(0, at - now)
+end
+
+--- X-RateLimit-Reset as a Unix time: its unit is unconfirmed (common.md), so a value above 10^9
+-- is a Unix time and anything smaller seconds from `now`. nil when unreadable.
+---@param value string|nil
+---@param now number current Unix time, seconds
+---@return number|nil
+function M.reset_at(value, now)
+  local reset = tonumber(type(value) == "string" and value:match("^%s*(%d+%.?%d*)%s*$"))
   if not reset then return nil end
-  if reset > 1e9 then return math.max(0, reset - now) end
-  return reset
+  if reset > 1e9 then return reset end
+  return now + reset
 end
 
 --- How long to wait before attempt `attempt + 1`, or nil (and a reason) to give up now.
