@@ -199,10 +199,12 @@ describe("TLS and proxies", function()
         assert.matches("^CONNECT localhost:" .. srv.tls_port, proxy.seen(), var)
         assert.is_nil(proxy.seen():find(H.KEY, 1, true), var)
       end
-      proxy.clear()
-      assert.are.equal("ok conversation",
-        child("https_proxy=http://127.0.0.1:" .. proxy.port .. " no_proxy=localhost", srv.url))
-      assert.are.equal("", proxy.seen())
+      for _, var in ipairs({ "no_proxy", "NO_PROXY" }) do
+        proxy.clear()
+        assert.are.equal("ok conversation",
+          child("https_proxy=http://127.0.0.1:" .. proxy.port .. " " .. var .. "=localhost", srv.url))
+        assert.are.equal("", proxy.seen(), var)
+      end
     end)
 
     it("http:// to this machine: a proxy elsewhere from http_proxy or ALL_PROXY never gets the key", function()

@@ -127,8 +127,8 @@ const char *fb_net_check(lua_State *L, int opts, const char *base_url, int allow
         if (got) { *why = "must be a proxy URL (http://host:port or https://host:port) or false"; return name; }
         OOM(n->proxy = dup_string("")); /* false: no proxy, whatever the environment says */
     } else if ((got = string_field(L, opts, name, MAX_PROXY_LEN, &s, &len)) != 0) {
-        const char *host = got > 0 && strncmp(s, "http://", 7) == 0 ? s + 7
-                         : got > 0 && strncmp(s, "https://", 8) == 0 ? s + 8 : NULL;
+        const char *host = NULL;
+        if (got > 0) host = strncmp(s, "http://", 7) == 0 ? s + 7 : strncmp(s, "https://", 8) == 0 ? s + 8 : NULL;
         if (!host || !printable(s, len, 0) || *host == '\0' || *host == '/' || *host == '@') {
             *why = "must be a proxy URL (http://host:port or https://host:port) or false";
             return name;
@@ -188,12 +188,12 @@ void fb_net_apply_multi(CURLM *m) {
 }
 
 const char *fb_net_failure_prefix(CURLcode rc) {
+    /* 60 is CURLE_SSL_CACERT before 7.62 (an untrusted certificate), the same code as
+     * CURLE_PEER_FAILED_VERIFICATION since, which before was 51 (a wrong host name) */
+    if ((int)rc == 60) return "TLS: ";
     switch (rc) {
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
-#if !FB_CURL_VER_GE(7, 62, 0)
-    case CURLE_SSL_CACERT: /* since 7.62 the same code as CURLE_PEER_FAILED_VERIFICATION */
-#endif
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CIPHER:
     case CURLE_SSL_CACERT_BADFILE:

@@ -137,10 +137,14 @@ end
 ---@field dir string          where the files are
 ---@field ca_file string      the test CA's certificate (PEM): trust this one
 ---@field ca_key string
----@field server string, server_key string        signed by the CA for localhost and 127.0.0.1
----@field expired string, expired_key string      signed by the CA for localhost and 127.0.0.1, expired
----@field wrong_host string, wrong_host_key string signed by the CA for wrong-host.invalid only
----@field untrusted string, untrusted_key string  self-signed for localhost and 127.0.0.1
+---@field server string     signed by the CA for localhost and 127.0.0.1 (key: server_key)
+---@field server_key string
+---@field expired string    signed by the CA for localhost and 127.0.0.1, expired (key: expired_key)
+---@field expired_key string
+---@field wrong_host string signed by the CA for wrong-host.invalid only (key: wrong_host_key)
+---@field wrong_host_key string
+---@field untrusted string  self-signed for localhost and 127.0.0.1 (key: untrusted_key)
+---@field untrusted_key string
 
 local function openssl(args)
   if not exec("openssl " .. args .. " >/dev/null 2>&1") then
