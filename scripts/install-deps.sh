@@ -6,7 +6,8 @@ PKGS="make gcc pkg-config libcurl4-openssl-dev libssl-dev ca-certificates
 lua5.1 lua5.2 lua5.3 lua5.4 liblua5.1-0-dev liblua5.2-dev liblua5.3-dev liblua5.4-dev
 luajit2 libluajit2-5.1-dev lua-cjson lua-busted lua-socket lua-check lua-ldoc luarocks
 nginx libnginx-mod-http-lua neovim"
-PKGS="$PKGS openssl" # spec 12: test certificates for the OpenResty TLS checks
+PKGS="$PKGS openssl" # specs 12 and 15, featurebase.testing.start{tls = true}: test certificates
+PKGS="$PKGS python3 curl" # spec 15: the recording proxy (spec/fixtures/connect_proxy.py); curl as the control
 PKGS="$PKGS zip unzip" # make dist / check-rockspec: luarocks packs and unpacks .rock files with them
 PKGS="$PKGS lua-curl" # make bench: the do-it-yourself baseline (bench/diy_lua_curl.lua, LuaJIT)
 # `--check`: also what `make check`, `make check-memory` and `make fuzz` need (`make test` does not).

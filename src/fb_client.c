@@ -3,6 +3,7 @@
 #include <string.h>
 #include "fb_client.h"
 #include "fb_error.h"
+#include "fb_net.h"
 #include "fb_rules.h"
 #include "fb_validate.h"
 #include "fb_version.h"
@@ -13,8 +14,10 @@
 #define MAX_URL_LEN 2048
 #define MAX_BYTES_OPTION (1024.0 * 1024 * 1024) /* max_response_size: at most 1 GiB */
 
+/* The C-checked options: lua/featurebase/options.lua describes each one with layer "core". */
 static const char *const option_keys[] = {"api_key", "base_url", "version", "timeout", "connect_timeout",
-                                          "allow_insecure_http", "stall_timeout", "max_response_size", NULL};
+                                          "allow_insecure_http", "stall_timeout", "max_response_size",
+                                          "ca_file", "ca_path", "proxy", "no_proxy", NULL};
 
 fb_client *fb_client_check(lua_State *L, int i) {
     fb_client *c = (fb_client *)luaL_checkudata(L, i, FB_CLIENT_MT);
@@ -26,6 +29,7 @@ fb_client *fb_client_check(lua_State *L, int i) {
 static int fb_client_close(lua_State *L) {
     fb_client *c = (fb_client *)luaL_checkudata(L, 1, FB_CLIENT_MT);
     fb_conn_close(&c->conn);
+    fb_net_free(&c->net);
     if (c->headers) curl_slist_free_all(c->headers);
     c->headers = NULL;
     free(c->base_url);
@@ -45,33 +49,6 @@ static int option_error(lua_State *L, const char *field, const char *msg) {
     lua_remove(L, -3);
     fb_error_setfield(L, "field", field);
     return 2;
-}
-
-/* 127.d.d.d, each part 0-255: the whole host, so 127.0.0.1.evil.example is not loopback. */
-static int is_ipv4_loopback(const char *h, size_t n) {
-    int parts = 0, value = -1;
-    size_t i;
-    if (n < 4 || strncmp(h, "127.", 4) != 0) return 0;
-    for (i = 0; i <= n; i++) {
-        if (i == n || h[i] == '.') {
-            if (value < 0 || value > 255) return 0;
-            parts++;
-            value = -1;
-        } else if (h[i] >= '0' && h[i] <= '9' && value < 1000) {
-            value = (value < 0 ? 0 : value * 10) + (h[i] - '0');
-        } else return 0;
-    }
-    return parts == 4;
-}
-
-/* http:// carries the key in clear text: only to this machine unless the caller says so.
- * The host is compared whole: localhost.evil.example or 127.0.0.1.evil.example are not loopback. */
-static int is_loopback_url(const char *url) {
-    const char *host = url + 7; /* after "http://" */
-    size_t n;
-    if (host[0] == '[') return strncmp(host, "[::1]", 5) == 0 && strchr(":/", host[5]);
-    n = strcspn(host, ":/?#");
-    return (n == 9 && strncmp(host, "localhost", 9) == 0) || is_ipv4_loopback(host, n);
 }
 
 static int is_ascii_printable(const char *s, size_t n) {
@@ -120,15 +97,15 @@ static int seconds_option(lua_State *L, int opts, const char *name, long *ms) {
 }
 
 /* core.new{api_key=, base_url=, version=, timeout=, connect_timeout=, allow_insecure_http=,
- * stall_timeout=, max_response_size=} -> client | nil, err. Everything is checked before curl is touched. */
+ * stall_timeout=, max_response_size=, ca_file=, ca_path=, proxy=, no_proxy=} -> client | nil, err. Everything is checked before curl is touched. */
 static int fb_client_new(lua_State *L) {
-    const char *key, *url, *version, *why;
+    const char *key, *url, *version, *why, *bad;
     size_t keylen, urllen, vlen, max_response;
     lua_Number max_bytes = (lua_Number)FB_DEFAULT_MAX_RESPONSE; /* absent: the default */
     long timeout_ms = DEFAULT_TIMEOUT_MS, connect_ms = DEFAULT_CONNECT_TIMEOUT_MS, stall_ms = FB_DEFAULT_STALL_MS;
     fb_client *c;
     curl_version_info_data *cv;
-    int i;
+    int i, allow_insecure;
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
 
@@ -146,7 +123,7 @@ static int fb_client_new(lua_State *L) {
             const char *name = k ? fb_validate_printable(k, klen, shown, sizeof shown) : "(a non-string key)";
             return option_error(L, name, "is not a known client option (api_key, base_url, version, timeout, "
                                          "connect_timeout, stall_timeout, max_response_size, allow_insecure_http, "
-                                         "max_retries, retry_unsafe, max_retry_wait, deadline, max_request_size, log)");
+                                         "ca_file, ca_path, proxy, no_proxy, max_retries, retry_unsafe, max_retry_wait, deadline, max_request_size, log)");
         }
     }
 
@@ -167,7 +144,8 @@ static int fb_client_new(lua_State *L) {
     if ((why = check_base_url(url, urllen))) return option_error(L, "base_url", why);
     lua_getfield(L, 1, "allow_insecure_http");
     if (!lua_isnil(L, -1) && !lua_isboolean(L, -1)) return option_error(L, "allow_insecure_http", "must be a boolean");
-    if (strncmp(url, "http://", 7) == 0 && !is_loopback_url(url) && !lua_toboolean(L, -1))
+    allow_insecure = lua_toboolean(L, -1);
+    if (strncmp(url, "http://", 7) == 0 && !fb_net_is_loopback(url) && !allow_insecure)
         return option_error(L, "base_url", "is plain http to a host other than this machine: the API key would "
                                            "travel in clear text (set allow_insecure_http = true to allow it)");
     lua_pop(L, 1);
@@ -200,6 +178,8 @@ static int fb_client_new(lua_State *L) {
     c->connect_timeout_ms = connect_ms;
     c->stall_ms = stall_ms;
     c->max_response = max_response;
+    /* ca_file, ca_path, proxy, no_proxy: checked last, their copies owned by the userdata */
+    if ((bad = fb_net_check(L, 1, url, allow_insecure, &c->net, &why))) return option_error(L, bad, why);
 
     c->base_url = (char *)malloc(urllen + 1);
     if (!c->base_url) return luaL_error(L, "featurebase: not enough memory");
@@ -232,6 +212,7 @@ static int fb_client_new(lua_State *L) {
     if (!c->headers || !fb_conn_open(&c->conn, c->headers, c->connect_timeout_ms))
         return luaL_error(L, "featurebase: could not set up libcurl (out of memory)");
     fb_conn_limits(&c->conn, c->max_response, c->stall_ms);
+    fb_net_apply(&c->net, c->conn.easy);
     return 1;
 }
 

@@ -3,6 +3,7 @@
 #define FB_CLIENT_H
 
 #include "fb_http.h"
+#include "fb_net.h"
 
 #define FB_CLIENT_MT "featurebase.Client"
 
@@ -12,6 +13,7 @@ typedef struct fb_client {
     char *base_url;               /* without a trailing slash */
     long timeout_ms, connect_timeout_ms, stall_ms;
     size_t max_response;          /* bytes of response body */
+    fb_net net;                   /* CAs and proxy (src/fb_net.h) */
 } fb_client;
 
 fb_client *fb_client_check(lua_State *L, int i);

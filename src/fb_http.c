@@ -5,6 +5,7 @@
 #include "fb_http.h"
 #include "fb_error.h"
 #include "fb_decode.h"
+#include "fb_net.h"
 
 static double monotonic(void) {
     struct timespec ts;
@@ -353,7 +354,7 @@ int fb_conn_push_result(lua_State *L, fb_conn *k, CURLcode rc) {
         } else lua_pushnil(L);
         lua_pushnil(L);
         fb_error_push(L, timeout ? "timeout" : "network",
-                      lua_pushfstring(L, "request to %s failed: %s", k->url.data, detail));
+                      lua_pushfstring(L, "request to %s failed: %s%s", k->url.data, fb_net_failure_prefix(rc), detail));
         lua_remove(L, -2);
         lua_remove(L, -3); /* the detail */
         if (limit) fb_error_setfield(L, "limit", limit);

@@ -47,6 +47,7 @@ typedef struct fb_engine {
     char *base_url;
     long timeout_ms, connect_timeout_ms, stall_ms;
     size_t max_response;
+    fb_net net;        /* a copy of the client's CAs and proxy */
     fb_slot **slots;   /* the pool, every slot malloc'd */
     size_t nslots, slotcap;
     fb_slot **done;    /* FIFO of completed slots, capacity slotcap */
@@ -200,6 +201,7 @@ static int fb_engine_close(lua_State *L) {
     e->headers = NULL;
     free(e->base_url);
     e->base_url = NULL;
+    fb_net_free(&e->net);
     return 0;
 }
 
@@ -220,6 +222,7 @@ static int fb_engine_new(lua_State *L) {
     e->max_response = c->max_response;
     if (!(e->base_url = (char *)malloc(n + 1))) return luaL_error(L, "featurebase: not enough memory");
     memcpy(e->base_url, c->base_url, n + 1);
+    if (!fb_net_copy(&e->net, &c->net)) return luaL_error(L, "featurebase: not enough memory");
     for (h = c->headers; h; h = h->next) {
         struct curl_slist *next = curl_slist_append(e->headers, h->data);
         if (!next) return luaL_error(L, "featurebase: not enough memory");
@@ -230,6 +233,7 @@ static int fb_engine_new(lua_State *L) {
     curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
     curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, on_timer);
     curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
+    fb_net_apply_multi(e->multi); /* concurrent calls share one HTTP/2 connection */
     return 1;
 }
 
@@ -259,6 +263,7 @@ static fb_slot *acquire(lua_State *L, fb_engine *e) {
     fb_conn_limits(&s->conn, e->max_response, e->stall_ms); /* the client's, as for its own calls */
     curl_easy_setopt(s->conn.easy, CURLOPT_CLOSESOCKETFUNCTION, on_closesocket);
     curl_easy_setopt(s->conn.easy, CURLOPT_CLOSESOCKETDATA, e);
+    fb_net_apply(&e->net, s->conn.easy);
     return s;
 }
 

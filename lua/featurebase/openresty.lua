@@ -19,6 +19,9 @@
 --
 -- nginx.conf needs `lua_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;` for https
 -- (certificates are always verified) and a `resolver` for host names; see README "OpenResty".
+-- That directive is the CA store of every cosocket in nginx: the libcurl options ca_file and ca_path
+-- are refused here (name a private CA in lua_ssl_trusted_certificate instead), and so are proxy and
+-- no_proxy (cosockets connect directly; nginx reads no proxy environment variable).
 --
 -- @module featurebase.openresty
 local featurebase = require("featurebase")
@@ -98,6 +101,9 @@ function M.new(opts)
     error(("bad argument #1 to 'new' (table expected, got %s)"):format(type(opts)), 2)
   end
   opts = opts or {}
+  for _, o in ipairs(options.list) do -- libcurl's options that cosockets cannot honour (ca_file, proxy, ...)
+    if o.openresty and rawget(opts, o.name) ~= nil then return nil, options.error(o.name, o.openresty) end
+  end
   -- The C core checks every shared option (one set of rules), as for the blocking client.
   local self, own = client_mod.new(opts, COSOCKET_IO, { client = true, openresty = true })
   if not self then return nil, own end

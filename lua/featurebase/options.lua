@@ -48,7 +48,8 @@ end
 
 local L = core.limits
 --- name, type (LuaLS, for the generated featurebase.Options), layer, check (client and openresty layers;
--- the core checks its own), default, per_call, doc.
+-- the core checks its own), default, per_call, doc; openresty: why featurebase.openresty refuses an
+-- option its cosockets cannot honour.
 M.list = {
   { name = "api_key", type = "string", layer = "core", default = "$FEATUREBASE_API_KEY",
     doc = "the API key (sk_...); required" },
@@ -66,6 +67,21 @@ M.list = {
     doc = "bytes of response body; past it a network error" },
   { name = "allow_insecure_http", type = "boolean", layer = "core", default = false,
     doc = "allow http:// to a host other than this machine (the key travels in clear text)" },
+  { name = "ca_file", type = "string", layer = "core", default = "the system's CA store",
+    doc = "PEM file of the CAs to trust instead of the system's (a private CA, a TLS-inspecting proxy)",
+    openresty = "is not used by featurebase.openresty: cosockets trust the CAs named by "
+      .. "`lua_ssl_trusted_certificate <file>;` in nginx.conf (put the file there)" },
+  { name = "ca_path", type = "string", layer = "core", default = "the system's CA store",
+    doc = "directory of hashed CA certificates (c_rehash) to trust instead of the system's",
+    openresty = "is not used by featurebase.openresty: cosockets trust the CAs named by "
+      .. "`lua_ssl_trusted_certificate <file>;` in nginx.conf" },
+  { name = "proxy", type = "string|false", layer = "core", default = "$https_proxy, $HTTPS_PROXY, $all_proxy, $ALL_PROXY",
+    doc = "http://host:port or https://host:port: https goes through it in a CONNECT tunnel; "
+      .. "plain http only through a proxy on this machine; false: none, whatever the environment says",
+    openresty = "is not supported by featurebase.openresty: cosockets connect directly" },
+  { name = "no_proxy", type = "string", layer = "core", default = "$no_proxy, $NO_PROXY",
+    doc = "hosts reached without the proxy, separated by commas (\"*\": all)",
+    openresty = "is not supported by featurebase.openresty: cosockets connect directly" },
   { name = "max_retries", type = "integer", layer = "client", check = retries, default = 2, per_call = retries,
     doc = "retries after the first attempt (see featurebase.retry)" },
   { name = "retry_unsafe", type = "boolean", layer = "client", check = boolean, default = false, per_call = boolean,

@@ -131,6 +131,110 @@ local function http(port, method, path, body)
   return tonumber(resp:match("^HTTP/%d%.%d (%d%d%d)")), resp:match("\r\n\r\n(.*)$") or ""
 end
 
+-- TLS -----------------------------------------------------------------------------------------------
+
+---@class featurebase.testing.Certificates
+---@field dir string          where the files are
+---@field ca_file string      the test CA's certificate (PEM): trust this one
+---@field ca_key string
+---@field server string     signed by the CA for localhost and 127.0.0.1 (key: server_key)
+---@field server_key string
+---@field expired string    signed by the CA for localhost and 127.0.0.1, expired (key: expired_key)
+---@field expired_key string
+---@field wrong_host string signed by the CA for wrong-host.invalid only (key: wrong_host_key)
+---@field wrong_host_key string
+---@field untrusted string  self-signed for localhost and 127.0.0.1 (key: untrusted_key)
+---@field untrusted_key string
+
+local function openssl(args)
+  if not exec("openssl " .. args .. " >/dev/null 2>&1") then
+    error("featurebase.testing: openssl failed: openssl " .. args, 3)
+  end
+end
+
+--- Makes a test CA and certificates with the openssl command into `dir` (created if missing):
+-- a trusted server certificate, an expired one, one for a wrong host name and a self-signed one.
+---@param dir string
+---@return featurebase.testing.Certificates
+function M.certificates(dir)
+  exec("mkdir -p " .. q(dir))
+  local c = { dir = dir, ca_file = dir .. "/ca.crt", ca_key = dir .. "/ca.key" }
+  local ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+  openssl(("req -x509 %s -days 3 -subj '/CN=featurebase-lua test CA' -addext basicConstraints=critical,CA:TRUE "
+    .. "-addext keyUsage=critical,keyCertSign,cRLSign -keyout %s -out %s"):format(ec, q(c.ca_key), q(c.ca_file)))
+  local function signed(name, host_ext, days)
+    local crt, key, csr, ext = dir .. "/" .. name .. ".crt", dir .. "/" .. name .. ".key", dir .. "/" .. name .. ".csr",
+      dir .. "/" .. name .. ".ext"
+    local f = assert(io.open(ext, "w"))
+    f:write("subjectAltName=" .. host_ext .. "\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
+    f:close()
+    openssl(("req %s -subj /CN=%s -keyout %s -out %s"):format(ec, name, q(key), q(csr)))
+    openssl(("x509 -req -in %s -CA %s -CAkey %s -CAcreateserial -days %d -extfile %s -out %s")
+      :format(q(csr), q(c.ca_file), q(c.ca_key), days, q(ext), q(crt)))
+    c[name], c[name .. "_key"] = crt, key
+  end
+  local made = now()
+  signed("expired", "DNS:localhost,IP:127.0.0.1", 0) -- valid until the second it was made
+  signed("server", "DNS:localhost,IP:127.0.0.1", 2)
+  signed("wrong_host", "DNS:wrong-host.invalid", 2)
+  c.untrusted, c.untrusted_key = dir .. "/untrusted.crt", dir .. "/untrusted.key"
+  openssl(("req -x509 %s -days 2 -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 "
+    .. "-keyout %s -out %s"):format(ec, q(c.untrusted_key), q(c.untrusted)))
+  while now() < made + 1.05 do sleep(0.05) end -- the expired one is past its notAfter second now
+  return c
+end
+
+-- Per listener: TLS handshakes (every ClientHello), connections and requests seen, and requests over h2.
+local function tls_counting(name)
+  return ("    ssl_client_hello_by_lua_block { ngx.shared.fb_tls:incr(%q, 1, 0) }\n"):format(name .. ":handshakes")
+    .. "    log_by_lua_block {\n"
+    .. "      local d = ngx.shared.fb_tls\n"
+    .. ("      if d:add(%q .. ngx.var.connection, true) then d:incr(%q, 1, 0) end\n")
+      :format(name .. ":c:", name .. ":connections")
+    .. ("      d:incr(%q, 1, 0)\n"):format(name .. ":requests")
+    .. ("      if ngx.req.http_version() == 2 then d:incr(%q, 1, 0) end\n"):format(name .. ":h2")
+    .. "    }\n"
+end
+
+local TLS_NAMES = { "api", "untrusted", "expired", "wrong_host" }
+local TLS_CERT = { api = "server", untrusted = "untrusted", expired = "expired", wrong_host = "wrong_host" }
+
+-- The HTTPS + HTTP/2 listeners: the API with a trusted certificate, and three that must be refused.
+local function tls_conf(o)
+  local out = { "  lua_shared_dict fb_tls 1m;" }
+  if not (o.http or ""):find("lua_ssl_trusted_certificate", 1, true) then -- cosockets in this nginx trust the CA
+    out[#out + 1] = "  lua_ssl_trusted_certificate " .. o.certs.ca_file .. ";"
+  end
+  for _, name in ipairs(TLS_NAMES) do
+    local cert = TLS_CERT[name]
+    out[#out + 1] = "  server {\n    listen 127.0.0.1:" .. o.tls_ports[name] .. " ssl http2;\n"
+      .. "    ssl_certificate " .. o.certs[cert] .. ";\n    ssl_certificate_key " .. o.certs[cert .. "_key"] .. ";\n"
+      .. "    client_max_body_size 16m;\n    client_body_buffer_size 16m;\n"
+      .. tls_counting(name)
+      .. '    location / { content_by_lua_block { require("featurebase.testing.server").handle() } }\n'
+      .. "  }"
+  end
+  return table.concat(out, "\n")
+end
+
+-- On the plain listener: GET /__fb/tls reports the counters, DELETE clears them.
+local TLS_STATS_LOCATION = [[
+    location = /__fb/tls { content_by_lua_block {
+      local d = ngx.shared.fb_tls
+      if ngx.req.get_method() == "DELETE" then d:flush_all() return end
+      local out = {}
+      for _, k in ipairs(d:get_keys(0)) do
+        local name, what = k:match("^([%w_]+):(%w+)$")
+        if name then
+          out[name] = out[name] or {}
+          out[name][what] = d:get(k)
+        end
+      end
+      ngx.header["Content-Type"] = "application/json"
+      ngx.print(require("cjson").encode(out))
+    } }
+]]
+
 local function write_conf(dir, o)
   local root = lua_root()
   local key_hex = o.api_key:gsub(".", function(ch) return string.format("%02x", ch:byte()) end)
@@ -168,12 +272,14 @@ local function write_conf(dir, o)
     "  }",
     '  init_worker_by_lua_block { require("featurebase.testing.server").init_worker() }',
     o.http or "",
+    o.tls and tls_conf(o) or "",
     "  server {",
     "    listen 127.0.0.1:" .. o.port .. ";",
     -- bodies stay in memory: no temp-file I/O per request
     "    client_max_body_size 16m;",
     "    client_body_buffer_size 16m;",
     '    location / { content_by_lua_block { require("featurebase.testing.server").handle() } }',
+    o.tls and TLS_STATS_LOCATION or "",
     o.server or "",
     "  }",
     "}",
@@ -218,6 +324,10 @@ end
 ---                           (default: X-RateLimit-* headers count 2000 per minute but nothing is refused)
 ---@field rate_window number|nil  seconds per rate-limit window (default 60); X-RateLimit-Reset is its end
 ---                           in epoch seconds
+---@field tls boolean|nil     also serve the API over HTTPS with HTTP/2 (certificates from testing.certificates):
+---                           srv.url is then https://localhost:PORT, srv.ca_file the CA to trust, srv.http_url
+---                           the plain listener; srv.bad_tls = {untrusted=, expired=, wrong_host=} are URLs of
+---                           listeners whose certificates a client must refuse; srv:tls_stats() counts handshakes
 
 --- Start a fake Featurebase server. Raises with the tail of nginx's error log if it does not come up.
 ---@param opts featurebase.testing.Options|nil
@@ -232,7 +342,7 @@ function M.start(opts)
     root = capture("id -u") == "0",
     watch_pid = opts.watch ~= false and own_pid() or nil,
     cpath = opts.cpath, main = opts.main, http = opts.http, server = opts.server,
-    rate_limit = opts.rate_limit, rate_window = opts.rate_window,
+    rate_limit = opts.rate_limit, rate_window = opts.rate_window, tls = opts.tls,
   }
   assert(type(o.api_key) == "string" and o.api_key ~= "",
     "featurebase.testing.start: api_key must be a non-empty string")
@@ -243,17 +353,34 @@ function M.start(opts)
   local nginx = opts.nginx or os.getenv("FEATUREBASE_NGINX") or "/usr/sbin/nginx"
   math.randomseed(os.time() + math.floor(os.clock() * 1e6))
 
-  local last
+  local last, cert_dir
+  if o.tls then
+    cert_dir = capture("mktemp -d \"${TMPDIR:-/tmp}/fbcerts.XXXXXX\"")
+    o.certs = M.certificates(cert_dir)
+  end
   for _ = 1, opts.port and 1 or 5 do  -- a free port can be taken before nginx binds it: retry
     o.port = opts.port or free_port()
     local dir = capture("mktemp -d \"${TMPDIR:-/tmp}/fbtest.XXXXXX\"")
     assert(dir and dir ~= "", "featurebase.testing.start: mktemp -d failed")
     local srv = setmetatable({ url = "http://127.0.0.1:" .. o.port, port = o.port, api_key = o.api_key,
       dir = dir }, Server)
+    if o.tls then
+      o.tls_ports = {}
+      for _, name in ipairs(TLS_NAMES) do o.tls_ports[name] = free_port() end
+      srv.http_url, srv.url = srv.url, "https://localhost:" .. o.tls_ports.api
+      srv.tls_port, srv.ca_file, srv.certificates = o.tls_ports.api, o.certs.ca_file, o.certs
+      srv.bad_tls = {}
+      for _, name in ipairs(TLS_NAMES) do
+        if name ~= "api" then srv.bad_tls[name] = "https://localhost:" .. o.tls_ports[name] end
+      end
+    end
     write_conf(dir, o)
     local started = exec(q(nginx) .. " -p " .. q(dir .. "/") .. " -c " .. q(dir .. "/nginx.conf") .. " -e "
       .. q(dir .. "/error.log") .. " >" .. q(dir .. "/start.log") .. " 2>&1")
-    if started and wait_ready(o.port, opts.timeout or 5) then return srv end
+    if started and wait_ready(o.port, opts.timeout or 5) then
+      srv.cert_dir = cert_dir -- removed by stop
+      return srv
+    end
     last = logs(dir)
     srv:stop()
     if started then
@@ -262,6 +389,7 @@ function M.start(opts)
     end
     if not last:find("in use", 1, true) then break end
   end
+  if cert_dir then exec("rm -rf " .. q(cert_dir)) end
   error("featurebase.testing: could not start " .. nginx .. ":\n" .. (last or ""), 2)
 end
 
@@ -285,6 +413,25 @@ end
 function Server:reset()
   local status = http(self.port, "POST", "/__fb/reset")
   if status ~= 200 then error("featurebase.testing: POST /__fb/reset failed", 2) end
+  if self.bad_tls and http(self.port, "DELETE", "/__fb/tls") ~= 200 then
+    error("featurebase.testing: DELETE /__fb/tls failed", 2)
+  end
+end
+
+---@class featurebase.testing.TlsCounts
+---@field handshakes integer|nil  TLS ClientHellos received (also those the client then refused)
+---@field connections integer|nil connections that carried at least one request
+---@field requests integer|nil    requests answered
+---@field h2 integer|nil          of those, requests over HTTP/2
+
+--- With start{tls = true}: per listener (api, untrusted, expired, wrong_host), what arrived since
+--- start or the last reset (a listener nothing reached is absent).
+---@return table<string, featurebase.testing.TlsCounts>
+function Server:tls_stats()
+  local status, body = http(self.port, "GET", "/__fb/tls")
+  local t = status == 200 and json.decode(body)
+  if type(t) ~= "table" then error("featurebase.testing: GET /__fb/tls failed: " .. tostring(status or body), 2) end
+  return t
 end
 
 ---@class featurebase.testing.ScriptEntry
@@ -387,7 +534,7 @@ function Server:stop()
       sleep(0.02)
     end
   end
-  exec("rm -rf " .. q(self.dir))
+  exec("rm -rf " .. q(self.dir) .. (self.cert_dir and (" " .. q(self.cert_dir)) or ""))
 end
 
 Server.__close = Server.stop  -- Lua 5.4: local srv <close> = testing.start{}
