@@ -33,7 +33,7 @@ build = {
       sources = {
         "src/fb_base64.c", "src/fb_buf.c", "src/fb_client.c", "src/fb_core.c", "src/fb_decode.c",
         "src/fb_error.c", "src/fb_file.c", "src/fb_http.c", "src/fb_multi.c", "src/fb_validate.c",
-        "src/fb_webhook.c", "src/fb_api.c",
+        "src/fb_webhook.c", "src/fb_api.c", "src/fb_net.c",
       },
       libraries = { "curl", "crypto" },
       incdirs = { "$(CURL_INCDIR)", "$(OPENSSL_INCDIR)" },

@@ -75,7 +75,8 @@ M.list = {
     doc = "directory of hashed CA certificates (c_rehash) to trust instead of the system's",
     openresty = "is not used by featurebase.openresty: cosockets trust the CAs named by "
       .. "`lua_ssl_trusted_certificate <file>;` in nginx.conf" },
-  { name = "proxy", type = "string|false", layer = "core", default = "$https_proxy, $HTTPS_PROXY, $all_proxy, $ALL_PROXY",
+  { name = "proxy", type = "string|false", layer = "core",
+    default = "$https_proxy, $HTTPS_PROXY, $all_proxy, $ALL_PROXY",
     doc = "http://host:port or https://host:port: https goes through it in a CONNECT tunnel; "
       .. "plain http only through a proxy on this machine; false: none, whatever the environment says",
     openresty = "is not supported by featurebase.openresty: cosockets connect directly" },

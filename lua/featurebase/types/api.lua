@@ -126,6 +126,10 @@
 ---@field stall_timeout? number abort when no byte moved for this many seconds; default 15
 ---@field max_response_size? integer bytes of response body; past it a network error; default 1.67772e+07
 ---@field allow_insecure_http? boolean allow http:// to a host other than this machine (the key travels in clear text); default false
+---@field ca_file? string PEM file of the CAs to trust instead of the system's (a private CA, a TLS-inspecting proxy); default "the system's CA store"
+---@field ca_path? string directory of hashed CA certificates (c_rehash) to trust instead of the system's; default "the system's CA store"
+---@field proxy? string|false http://host:port or https://host:port: https goes through it in a CONNECT tunnel; plain http only through a proxy on this machine; false: none, whatever the environment says; default $https_proxy, $HTTPS_PROXY, $all_proxy, $ALL_PROXY
+---@field no_proxy? string hosts reached without the proxy, separated by commas ("*": all); default $no_proxy, $NO_PROXY
 ---@field max_retries? integer retries after the first attempt (see featurebase.retry); default 2
 ---@field retry_unsafe? boolean also retry failures the server may have acted on (a message may then be sent twice); default false
 ---@field max_retry_wait? number the longest Retry-After honoured, seconds; default 60
