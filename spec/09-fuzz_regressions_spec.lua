@@ -18,7 +18,7 @@ describe("fuzz regressions", function()
   end)
 
   it("refuses a status no server can send instead of converting NaN or 1e300 to an integer", function()
-    for _, status in ipairs({ 0 / 0, 1 / 0, -1 / 0, 1e300, -1, 1000 }) do
+    for _, status in ipairs({ 0 / 0, 1 / 0, -1 / 0, 1e300, -1, 1000, 250.5 }) do -- 250.5: err.status would differ
       assert.has_error(function() core.decode({ status = status, headers = {}, body = "{}" }) end)
       local ok, msg = pcall(core.decode, { status = status, headers = {}, body = "{}" })
       assert.is_false(ok)

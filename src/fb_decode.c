@@ -1,3 +1,4 @@
+#include <math.h>
 #include <string.h>
 #include "fb_decode.h"
 #include "fb_error.h"
@@ -165,7 +166,8 @@ static int fb_decode_decode(lua_State *L) {
     luaL_argcheck(L, lua_type(L, 2) == LUA_TNUMBER, 1, "response.status must be a number");
     luaL_argcheck(L, lua_type(L, 4) == LUA_TSTRING, 1, "response.body must be a string");
     /* range first: converting NaN or 1e300 to an integer is undefined behaviour (found by fuzzing) */
-    luaL_argcheck(L, lua_tonumber(L, 2) >= 0 && lua_tonumber(L, 2) <= 999, 1, "response.status must be 0 to 999");
+    luaL_argcheck(L, lua_tonumber(L, 2) >= 0 && lua_tonumber(L, 2) <= 999 && lua_tonumber(L, 2) == floor(lua_tonumber(L, 2)),
+                  1, "response.status must be a whole number from 0 to 999");
     body = lua_tolstring(L, 4, &n);
     return fb_decode_push(L, (int)lua_tonumber(L, 2), 3, body, n);
 }
