@@ -136,7 +136,7 @@ local function arg_names(ep, async)
 end
 
 local function retry_note(ep)
-  local s = ep.safe and "Retried on 5xx, 408, 429 and network failures."
+  local s = ep.safe and "Retried on 408, 429, 5xx (not 501, 505) and network failures."
     or "Retried only when it certainly never reached the server (unless retry_unsafe)."
   if ep.deleted then s = s .. " A retried DELETE answered 404 counts as done (response.deleted_before)." end
   return s
@@ -378,7 +378,7 @@ local function readme_block()
   }
   for _, ep in ipairs(core.api) do
     out[#out + 1] = ("| `%s` | `%s %s` | `%s` | %s |"):format(ep.name, ep.method, ep.path, ep.returns,
-      ep.safe and "5xx, 408, 429, network" or "never reached the server")
+      ep.safe and "408, 429, 5xx but 501/505, network" or "never reached the server")
   end
   for _, ep in ipairs(core.api) do
     local v = snake(ep.returns)

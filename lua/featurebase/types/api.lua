@@ -155,7 +155,7 @@
 local Client = {}
 
 --- Lists conversations, a page at a time.
---- `GET /v2/conversations`. Retried on 5xx, 408, 429 and network failures.
+--- `GET /v2/conversations`. Retried on 408, 429, 5xx (not 501, 505) and network failures.
 ---@param query? featurebase.ListConversationsQuery the query string's parameters
 ---@param opts? featurebase.CallOptions options for this call only
 ---@return featurebase.ConversationList|nil page nil on failure
@@ -164,14 +164,14 @@ local Client = {}
 function Client:list_conversations(query, opts) end
 
 --- Lists conversations, a page at a time, without blocking: callback(value, err, response) runs when it is done (driven by the async engine, Neovim's loop or nginx).
---- `GET /v2/conversations`. Retried on 5xx, 408, 429 and network failures.
+--- `GET /v2/conversations`. Retried on 408, 429, 5xx (not 501, 505) and network failures.
 ---@param query? featurebase.ListConversationsQuery the query string's parameters
 ---@param callback fun(value: featurebase.ConversationList|nil, err: featurebase.Error|nil, response: featurebase.Response|nil) called once, with the blocking form's results
 ---@param opts? featurebase.CallOptions options for this call only
 function Client:list_conversations_async(query, callback, opts) end
 
 --- Fetches a conversation with its parts (the latest 500).
---- `GET /v2/conversations/{conversation_id}`. Retried on 5xx, 408, 429 and network failures.
+--- `GET /v2/conversations/{conversation_id}`. Retried on 408, 429, 5xx (not 501, 505) and network failures.
 ---@param conversation_id string the conversation's id (1-16 letters and digits)
 ---@param opts? featurebase.CallOptions options for this call only
 ---@return featurebase.Conversation|nil conversation nil on failure
@@ -180,7 +180,7 @@ function Client:list_conversations_async(query, callback, opts) end
 function Client:get_conversation(conversation_id, opts) end
 
 --- Fetches a conversation with its parts (the latest 500), without blocking: callback(value, err, response) runs when it is done (driven by the async engine, Neovim's loop or nginx).
---- `GET /v2/conversations/{conversation_id}`. Retried on 5xx, 408, 429 and network failures.
+--- `GET /v2/conversations/{conversation_id}`. Retried on 408, 429, 5xx (not 501, 505) and network failures.
 ---@param conversation_id string the conversation's id (1-16 letters and digits)
 ---@param callback fun(value: featurebase.Conversation|nil, err: featurebase.Error|nil, response: featurebase.Response|nil) called once, with the blocking form's results
 ---@param opts? featurebase.CallOptions options for this call only
@@ -221,7 +221,7 @@ function Client:reply(conversation_id, params, opts) end
 function Client:reply_async(conversation_id, params, callback, opts) end
 
 --- Changes state, snooze, assignees, title, attributes or read receipts.
---- `PATCH /v2/conversations/{conversation_id}`. Retried on 5xx, 408, 429 and network failures.
+--- `PATCH /v2/conversations/{conversation_id}`. Retried on 408, 429, 5xx (not 501, 505) and network failures.
 ---@param conversation_id string the conversation's id (1-16 letters and digits)
 ---@param params featurebase.UpdateConversationParams the request body, the API's JSON names
 ---@param opts? featurebase.CallOptions options for this call only
@@ -231,7 +231,7 @@ function Client:reply_async(conversation_id, params, callback, opts) end
 function Client:update_conversation(conversation_id, params, opts) end
 
 --- Changes state, snooze, assignees, title, attributes or read receipts, without blocking: callback(value, err, response) runs when it is done (driven by the async engine, Neovim's loop or nginx).
---- `PATCH /v2/conversations/{conversation_id}`. Retried on 5xx, 408, 429 and network failures.
+--- `PATCH /v2/conversations/{conversation_id}`. Retried on 408, 429, 5xx (not 501, 505) and network failures.
 ---@param conversation_id string the conversation's id (1-16 letters and digits)
 ---@param params featurebase.UpdateConversationParams the request body, the API's JSON names
 ---@param callback fun(value: featurebase.Conversation|nil, err: featurebase.Error|nil, response: featurebase.Response|nil) called once, with the blocking form's results
@@ -239,7 +239,7 @@ function Client:update_conversation(conversation_id, params, opts) end
 function Client:update_conversation_async(conversation_id, params, callback, opts) end
 
 --- Deletes a conversation and its parts, for good.
---- `DELETE /v2/conversations/{conversation_id}`. Retried on 5xx, 408, 429 and network failures. A retried DELETE answered 404 counts as done (response.deleted_before).
+--- `DELETE /v2/conversations/{conversation_id}`. Retried on 408, 429, 5xx (not 501, 505) and network failures. A retried DELETE answered 404 counts as done (response.deleted_before).
 ---@param conversation_id string the conversation's id (1-16 letters and digits)
 ---@param opts? featurebase.CallOptions options for this call only
 ---@return featurebase.Deleted|nil deleted nil on failure
@@ -248,7 +248,7 @@ function Client:update_conversation_async(conversation_id, params, callback, opt
 function Client:delete_conversation(conversation_id, opts) end
 
 --- Deletes a conversation and its parts, for good, without blocking: callback(value, err, response) runs when it is done (driven by the async engine, Neovim's loop or nginx).
---- `DELETE /v2/conversations/{conversation_id}`. Retried on 5xx, 408, 429 and network failures. A retried DELETE answered 404 counts as done (response.deleted_before).
+--- `DELETE /v2/conversations/{conversation_id}`. Retried on 408, 429, 5xx (not 501, 505) and network failures. A retried DELETE answered 404 counts as done (response.deleted_before).
 ---@param conversation_id string the conversation's id (1-16 letters and digits)
 ---@param callback fun(value: featurebase.Deleted|nil, err: featurebase.Error|nil, response: featurebase.Response|nil) called once, with the blocking form's results
 ---@param opts? featurebase.CallOptions options for this call only
@@ -273,7 +273,7 @@ function Client:add_participant(conversation_id, params, opts) end
 function Client:add_participant_async(conversation_id, params, callback, opts) end
 
 --- Removes a contact from a conversation (never its last one).
---- `DELETE /v2/conversations/{conversation_id}/participants`. Retried on 5xx, 408, 429 and network failures.
+--- `DELETE /v2/conversations/{conversation_id}/participants`. Retried on 408, 429, 5xx (not 501, 505) and network failures.
 ---@param conversation_id string the conversation's id (1-16 letters and digits)
 ---@param params featurebase.RemoveParticipantParams the request body, the API's JSON names
 ---@param opts? featurebase.CallOptions options for this call only
@@ -283,7 +283,7 @@ function Client:add_participant_async(conversation_id, params, callback, opts) e
 function Client:remove_participant(conversation_id, params, opts) end
 
 --- Removes a contact from a conversation (never its last one), without blocking: callback(value, err, response) runs when it is done (driven by the async engine, Neovim's loop or nginx).
---- `DELETE /v2/conversations/{conversation_id}/participants`. Retried on 5xx, 408, 429 and network failures.
+--- `DELETE /v2/conversations/{conversation_id}/participants`. Retried on 408, 429, 5xx (not 501, 505) and network failures.
 ---@param conversation_id string the conversation's id (1-16 letters and digits)
 ---@param params featurebase.RemoveParticipantParams the request body, the API's JSON names
 ---@param callback fun(value: featurebase.Conversation|nil, err: featurebase.Error|nil, response: featurebase.Response|nil) called once, with the blocking form's results
@@ -325,7 +325,7 @@ function Client:add_tag(conversation_id, params, opts) end
 function Client:add_tag_async(conversation_id, params, callback, opts) end
 
 --- Removes a tag from a conversation.
---- `DELETE /v2/conversations/{conversation_id}/tags/{tag_id}`. Retried on 5xx, 408, 429 and network failures.
+--- `DELETE /v2/conversations/{conversation_id}/tags/{tag_id}`. Retried on 408, 429, 5xx (not 501, 505) and network failures.
 ---@param conversation_id string the conversation's id (1-16 letters and digits)
 ---@param tag_id string the tag's ObjectId
 ---@param params featurebase.RemoveTagParams the request body, the API's JSON names
@@ -336,7 +336,7 @@ function Client:add_tag_async(conversation_id, params, callback, opts) end
 function Client:remove_tag(conversation_id, tag_id, params, opts) end
 
 --- Removes a tag from a conversation, without blocking: callback(value, err, response) runs when it is done (driven by the async engine, Neovim's loop or nginx).
---- `DELETE /v2/conversations/{conversation_id}/tags/{tag_id}`. Retried on 5xx, 408, 429 and network failures.
+--- `DELETE /v2/conversations/{conversation_id}/tags/{tag_id}`. Retried on 408, 429, 5xx (not 501, 505) and network failures.
 ---@param conversation_id string the conversation's id (1-16 letters and digits)
 ---@param tag_id string the tag's ObjectId
 ---@param params featurebase.RemoveTagParams the request body, the API's JSON names
@@ -345,7 +345,7 @@ function Client:remove_tag(conversation_id, tag_id, params, opts) end
 function Client:remove_tag_async(conversation_id, tag_id, params, callback, opts) end
 
 --- Lists contacts (customers by default), a page at a time.
---- `GET /v2/contacts`. Retried on 5xx, 408, 429 and network failures.
+--- `GET /v2/contacts`. Retried on 408, 429, 5xx (not 501, 505) and network failures.
 ---@param query? featurebase.ListContactsQuery the query string's parameters
 ---@param opts? featurebase.CallOptions options for this call only
 ---@return featurebase.ContactList|nil page nil on failure
@@ -354,14 +354,14 @@ function Client:remove_tag_async(conversation_id, tag_id, params, callback, opts
 function Client:list_contacts(query, opts) end
 
 --- Lists contacts (customers by default), a page at a time, without blocking: callback(value, err, response) runs when it is done (driven by the async engine, Neovim's loop or nginx).
---- `GET /v2/contacts`. Retried on 5xx, 408, 429 and network failures.
+--- `GET /v2/contacts`. Retried on 408, 429, 5xx (not 501, 505) and network failures.
 ---@param query? featurebase.ListContactsQuery the query string's parameters
 ---@param callback fun(value: featurebase.ContactList|nil, err: featurebase.Error|nil, response: featurebase.Response|nil) called once, with the blocking form's results
 ---@param opts? featurebase.CallOptions options for this call only
 function Client:list_contacts_async(query, callback, opts) end
 
 --- Creates or updates a contact, matched by userId or email.
---- `POST /v2/contacts`. Retried on 5xx, 408, 429 and network failures.
+--- `POST /v2/contacts`. Retried on 408, 429, 5xx (not 501, 505) and network failures.
 ---@param params featurebase.UpsertContactParams the request body, the API's JSON names
 ---@param opts? featurebase.CallOptions options for this call only
 ---@return featurebase.Contact|nil contact nil on failure
@@ -370,14 +370,14 @@ function Client:list_contacts_async(query, callback, opts) end
 function Client:upsert_contact(params, opts) end
 
 --- Creates or updates a contact, matched by userId or email, without blocking: callback(value, err, response) runs when it is done (driven by the async engine, Neovim's loop or nginx).
---- `POST /v2/contacts`. Retried on 5xx, 408, 429 and network failures.
+--- `POST /v2/contacts`. Retried on 408, 429, 5xx (not 501, 505) and network failures.
 ---@param params featurebase.UpsertContactParams the request body, the API's JSON names
 ---@param callback fun(value: featurebase.Contact|nil, err: featurebase.Error|nil, response: featurebase.Response|nil) called once, with the blocking form's results
 ---@param opts? featurebase.CallOptions options for this call only
 function Client:upsert_contact_async(params, callback, opts) end
 
 --- Fetches a contact by its Featurebase id.
---- `GET /v2/contacts/{contact_id}`. Retried on 5xx, 408, 429 and network failures.
+--- `GET /v2/contacts/{contact_id}`. Retried on 408, 429, 5xx (not 501, 505) and network failures.
 ---@param contact_id string the contact's ObjectId
 ---@param opts? featurebase.CallOptions options for this call only
 ---@return featurebase.Contact|nil contact nil on failure
@@ -386,14 +386,14 @@ function Client:upsert_contact_async(params, callback, opts) end
 function Client:get_contact(contact_id, opts) end
 
 --- Fetches a contact by its Featurebase id, without blocking: callback(value, err, response) runs when it is done (driven by the async engine, Neovim's loop or nginx).
---- `GET /v2/contacts/{contact_id}`. Retried on 5xx, 408, 429 and network failures.
+--- `GET /v2/contacts/{contact_id}`. Retried on 408, 429, 5xx (not 501, 505) and network failures.
 ---@param contact_id string the contact's ObjectId
 ---@param callback fun(value: featurebase.Contact|nil, err: featurebase.Error|nil, response: featurebase.Response|nil) called once, with the blocking form's results
 ---@param opts? featurebase.CallOptions options for this call only
 function Client:get_contact_async(contact_id, callback, opts) end
 
 --- Fetches a customer by your own user id.
---- `GET /v2/contacts/by-user-id/{user_id}`. Retried on 5xx, 408, 429 and network failures.
+--- `GET /v2/contacts/by-user-id/{user_id}`. Retried on 408, 429, 5xx (not 501, 505) and network failures.
 ---@param user_id string your own user id (sent percent-encoded) (1-255 characters)
 ---@param opts? featurebase.CallOptions options for this call only
 ---@return featurebase.Contact|nil contact nil on failure
@@ -402,14 +402,14 @@ function Client:get_contact_async(contact_id, callback, opts) end
 function Client:get_contact_by_user_id(user_id, opts) end
 
 --- Fetches a customer by your own user id, without blocking: callback(value, err, response) runs when it is done (driven by the async engine, Neovim's loop or nginx).
---- `GET /v2/contacts/by-user-id/{user_id}`. Retried on 5xx, 408, 429 and network failures.
+--- `GET /v2/contacts/by-user-id/{user_id}`. Retried on 408, 429, 5xx (not 501, 505) and network failures.
 ---@param user_id string your own user id (sent percent-encoded) (1-255 characters)
 ---@param callback fun(value: featurebase.Contact|nil, err: featurebase.Error|nil, response: featurebase.Response|nil) called once, with the blocking form's results
 ---@param opts? featurebase.CallOptions options for this call only
 function Client:get_contact_by_user_id_async(user_id, callback, opts) end
 
 --- Deletes a contact for good.
---- `DELETE /v2/contacts/{contact_id}`. Retried on 5xx, 408, 429 and network failures. A retried DELETE answered 404 counts as done (response.deleted_before).
+--- `DELETE /v2/contacts/{contact_id}`. Retried on 408, 429, 5xx (not 501, 505) and network failures. A retried DELETE answered 404 counts as done (response.deleted_before).
 ---@param contact_id string the contact's ObjectId
 ---@param opts? featurebase.CallOptions options for this call only
 ---@return featurebase.Deleted|nil deleted nil on failure
@@ -418,14 +418,14 @@ function Client:get_contact_by_user_id_async(user_id, callback, opts) end
 function Client:delete_contact(contact_id, opts) end
 
 --- Deletes a contact for good, without blocking: callback(value, err, response) runs when it is done (driven by the async engine, Neovim's loop or nginx).
---- `DELETE /v2/contacts/{contact_id}`. Retried on 5xx, 408, 429 and network failures. A retried DELETE answered 404 counts as done (response.deleted_before).
+--- `DELETE /v2/contacts/{contact_id}`. Retried on 408, 429, 5xx (not 501, 505) and network failures. A retried DELETE answered 404 counts as done (response.deleted_before).
 ---@param contact_id string the contact's ObjectId
 ---@param callback fun(value: featurebase.Deleted|nil, err: featurebase.Error|nil, response: featurebase.Response|nil) called once, with the blocking form's results
 ---@param opts? featurebase.CallOptions options for this call only
 function Client:delete_contact_async(contact_id, callback, opts) end
 
 --- Deletes a customer by your own user id, for good.
---- `DELETE /v2/contacts/by-user-id/{user_id}`. Retried on 5xx, 408, 429 and network failures. A retried DELETE answered 404 counts as done (response.deleted_before).
+--- `DELETE /v2/contacts/by-user-id/{user_id}`. Retried on 408, 429, 5xx (not 501, 505) and network failures. A retried DELETE answered 404 counts as done (response.deleted_before).
 ---@param user_id string your own user id (sent percent-encoded) (1-255 characters)
 ---@param opts? featurebase.CallOptions options for this call only
 ---@return featurebase.Deleted|nil deleted nil on failure
@@ -434,7 +434,7 @@ function Client:delete_contact_async(contact_id, callback, opts) end
 function Client:delete_contact_by_user_id(user_id, opts) end
 
 --- Deletes a customer by your own user id, for good, without blocking: callback(value, err, response) runs when it is done (driven by the async engine, Neovim's loop or nginx).
---- `DELETE /v2/contacts/by-user-id/{user_id}`. Retried on 5xx, 408, 429 and network failures. A retried DELETE answered 404 counts as done (response.deleted_before).
+--- `DELETE /v2/contacts/by-user-id/{user_id}`. Retried on 408, 429, 5xx (not 501, 505) and network failures. A retried DELETE answered 404 counts as done (response.deleted_before).
 ---@param user_id string your own user id (sent percent-encoded) (1-255 characters)
 ---@param callback fun(value: featurebase.Deleted|nil, err: featurebase.Error|nil, response: featurebase.Response|nil) called once, with the blocking form's results
 ---@param opts? featurebase.CallOptions options for this call only
