@@ -21,7 +21,7 @@ for lua in "$@"; do
   echo "== busted on $lua"
   cat "$logs/$lua.log"
   # busted's summary: "N successes / N failures / N errors / N pending : T seconds"
-  summary=$(grep -E '^[0-9]+ success' "$logs/$lua.log" | tail -n 1)
+  summary=$(grep -a -E '^[0-9]+ success' "$logs/$lua.log" | tail -n 1) # -a: a failure may print binary
   if [ -z "$summary" ]; then
     echo "no busted summary for $lua"; status=1; failed=$((failed + 1)); continue
   fi

@@ -224,13 +224,24 @@ describe("TLS certificate failures", function()
     os.execute("mkdir -p " .. dir)
     os.execute(("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
       .. "-subj /CN=localhost -keyout %s/k.pem -out %s/c.pem >/dev/null 2>&1"):format(dir, dir))
-    port = 20000 + os.time() % 20000
+    -- a free port of its own: the five interpreters of `make test` run this file at the same time
+    local socket = require("socket")
+    local probe = assert(socket.bind("127.0.0.1", 0))
+    port = select(2, probe:getsockname())
+    probe:close()
     os.execute(("openssl s_server -quiet -www -accept 127.0.0.1:%d -cert %s/c.pem -key %s/k.pem "
       .. "</dev/null >/dev/null 2>&1 & echo $! > %s/pid"):format(port, dir, dir, dir))
     local f = assert(io.open(dir .. "/pid"))
     pid = f:read("*n")
     f:close()
-    mis.sleep(0.5)
+    for _ = 1, 100 do -- listening?
+      local c = socket.tcp()
+      c:settimeout(0.2)
+      local ok = c:connect("127.0.0.1", port)
+      c:close()
+      if ok then break end
+      mis.sleep(0.05)
+    end
   end)
   teardown(function()
     os.execute("kill " .. pid .. " 2>/dev/null; rm -rf " .. dir)
