@@ -44,23 +44,7 @@ end
 ---@param ... any its path arguments and params
 ---@return true|nil ok
 ---@return featurebase.Error|nil err the invalid_request error naming the field
-function M.check(name, ...)
-  local ep = client_mod.endpoints[name]
-  if not ep then
-    error(("bad argument #1 to 'check' (an API method such as \"create_conversation\" expected, got %s)")
-      :format(tostring(name)), 2)
-  end
-  local n = #ep.args
-  local a1, a2 = ...
-  local params = ep.params and select(n + 1, ...) or nil
-  if n == 0 then a1 = nil elseif n == 1 then a2 = nil end
-  if params ~= nil and type(params) ~= "table" then
-    error(("bad argument #%d to 'check' (table expected, got %s)"):format(n + 2, type(params)), 2)
-  end
-  local verb, err = core.encode(name, params, nil, a1, a2)
-  if not verb then return nil, err end
-  return true
-end
+M.check = client_mod.check
 
 --- A Lua time (seconds since 1970 in UTC, as `os.time()` gives; a fraction keeps milliseconds) as
 -- the UTC ISO 8601 timestamp the API takes, e.g. `2025-01-15T10:30:00.000Z`.

@@ -152,31 +152,55 @@ function M.run(self, req, o, io)
 end
 
 -- A call's arguments by the endpoint's shape: path arguments, params (when it takes them), the
--- callback (async forms), options. Returns req, o, callback | nil, err, callback; misuse raises.
-local function prepare(self, ep, method, async, ...)
+-- callback (async forms), options. Misuse raises at the caller of `method` (`level` above this).
+-- Returns params, callback, opts, a1, a2.
+local function split_args(ep, method, async, level, ...)
   local n = ep.nargs
   local k = n + 1
   local params, callback, opts
   if ep.params then
     params = select(k, ...)
-    if params ~= nil or ep.params == "required" then check_arg(params, "table", k, method, 3) end
+    if params ~= nil or ep.params == "required" then check_arg(params, "table", k, method, level + 1) end
     k = k + 1
   end
   if async then
     callback = select(k, ...)
-    check_arg(callback, "function", k, method, 3)
+    check_arg(callback, "function", k, method, level + 1)
     k = k + 1
   end
   opts = select(k, ...)
-  if opts ~= nil then check_arg(opts, "table", k, method, 3, "table of options") end
-  local o, oerr = options.merge(self._opts, opts)
-  if not o then return nil, oerr, callback end
+  if opts ~= nil then check_arg(opts, "table", k, method, level + 1, "table of options") end
   local a1, a2
   if n == 1 then a1 = ... elseif n == 2 then a1, a2 = ... end
+  return params, callback, opts, a1, a2
+end
+
+-- Returns req, o, callback | nil, err, callback.
+local function prepare(self, ep, method, async, ...)
+  local params, callback, opts, a1, a2 = split_args(ep, method, async, 3, ...)
+  local o, oerr = options.merge(self._opts, opts)
+  if not o then return nil, oerr, callback end
   local verb, path, body, safe = core.encode(ep.name, params, o.max_request_size, a1, a2)
   if not verb then return nil, path, callback end
   return { method = verb, path = path, body = body, safe = safe, ep = ep,
     id = ep.deleted and ep.args[1].kind ~= "string" and a1 or nil }, o, callback
+end
+
+--- Checks a call of method `name` (its path arguments, then params) against the API's rules
+-- without sending anything: true, or nil and the invalid_request error. Misuse raises.
+---@param name string
+---@return true|nil ok
+---@return featurebase.Error|nil err
+function M.check(name, ...)
+  local ep = M.endpoints[name]
+  if not ep then
+    error(("bad argument #1 to 'check' (an API method such as \"create_conversation\" expected, got %s)")
+      :format(tostring(name)), 2)
+  end
+  local params, _, _, a1, a2 = split_args(ep, "check", false, 2, ...)
+  local verb, err = core.encode(name, params, nil, a1, a2)
+  if not verb then return nil, err end
+  return true
 end
 
 -- A blocking call on a client whose calls an event loop drives would freeze that loop.

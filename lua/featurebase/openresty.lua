@@ -41,11 +41,6 @@ local M = {
   is_error = featurebase.is_error,
 }
 
--- As in src/fb_rules.h: what the blocking client defaults to.
-local DEFAULT_BASE_URL = "https://do.featurebase.app"
-local DEFAULT_VERSION = "2026-01-01.nova"
-local DEFAULT_TIMEOUT = 30
-local DEFAULT_CONNECT_TIMEOUT = 10
 local TOO_BIG = "max_response_size" -- read_* failure meaning the body passed the client's limit
 local MAX_HEADER_LINES = 200
 
@@ -118,17 +113,17 @@ function M.new(opts)
     self._pacer = pacer.new(pacer.shared_dict(dict, ("fb:%u:"):format(ngx.crc32_long(key))))
   end
 
-  local base_url = opts.base_url or fbenv.get("FEATUREBASE_BASE_URL") or DEFAULT_BASE_URL
+  local base_url = opts.base_url or fbenv.get("FEATUREBASE_BASE_URL") or core.limits.base_url
   local u = parse_url(base_url)
   local user_agent = ("featurebase-lua/%s (%s; ngx_lua/%s; cosocket)"):format(featurebase._VERSION,
     jit and jit.version or _VERSION, ngx and ngx.config and ngx.config.ngx_lua_version or "?")
   u.head = " HTTP/1.1\r\nHost: " .. u.host_header .. "\r\nAuthorization: Bearer "
     .. (opts.api_key or fbenv.get("FEATUREBASE_API_KEY"))
     .. "\r\nContent-Type: application/json\r\nAccept: application/json\r\nFeaturebase-Version: "
-    .. (opts.version or DEFAULT_VERSION) .. "\r\nUser-Agent: " .. user_agent .. "\r\n"
+    .. (opts.version or core.limits.version) .. "\r\nUser-Agent: " .. user_agent .. "\r\n"
   u.pool = ("featurebase:%s:%s:%d:%s"):format(u.scheme, u.host, u.port, u.sni or "")
-  u.timeout = opts.timeout or DEFAULT_TIMEOUT
-  u.connect_timeout = math.min(opts.connect_timeout or DEFAULT_CONNECT_TIMEOUT, u.timeout)
+  u.timeout = opts.timeout or core.limits.timeout
+  u.connect_timeout = math.min(opts.connect_timeout or core.limits.connect_timeout, u.timeout)
   u.keepalive_ms = math.floor(own.keepalive_timeout * 1000)
   u.keepalive_pool = own.keepalive_pool
   u.max_response = opts.max_response_size or core.limits.max_response_size

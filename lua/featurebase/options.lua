@@ -53,9 +53,9 @@ local L = core.limits
 M.list = {
   { name = "api_key", type = "string", layer = "core", default = "$FEATUREBASE_API_KEY",
     doc = "the API key (sk_...); required" },
-  { name = "base_url", type = "string", layer = "core", default = "$FEATUREBASE_BASE_URL or https://do.featurebase.app",
+  { name = "base_url", type = "string", layer = "core", default = "$FEATUREBASE_BASE_URL or " .. L.base_url,
     doc = "the API's address; plain http only to this machine unless allow_insecure_http" },
-  { name = "version", type = "string", layer = "core", default = "2026-01-01.nova",
+  { name = "version", type = "string", layer = "core", default = L.version,
     doc = "the Featurebase-Version header" },
   { name = "timeout", type = "number", layer = "core", default = L.timeout, per_call = seconds,
     doc = "seconds one attempt may take in all" },
