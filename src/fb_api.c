@@ -459,6 +459,8 @@ void fb_api_init(lua_State *L) {
     lua_pushinteger(L, FB_LIMIT_MAX); lua_setfield(L, -2, "limit_max");
     lua_pushinteger(L, FB_CURSOR_MAX); lua_setfield(L, -2, "cursor_max");
     lua_pushliteral(L, FB_MIN_VERSION); lua_setfield(L, -2, "min_version");
+    lua_pushliteral(L, FB_DEFAULT_VERSION); lua_setfield(L, -2, "default_version");
+    lua_pushliteral(L, FB_DEFAULT_BASE_URL); lua_setfield(L, -2, "default_base_url");
     push_list(L, author_types); lua_setfield(L, -2, "author_types");
     push_list(L, channels); lua_setfield(L, -2, "channels");
     push_list(L, message_types); lua_setfield(L, -2, "admin_message_types");

@@ -251,7 +251,5 @@ void fb_client_init(lua_State *L) {
     lua_pushnumber(L, FB_DEFAULT_STALL_MS / 1000.0); lua_setfield(L, -2, "stall_timeout");
     lua_pushinteger(L, (lua_Integer)FB_DEFAULT_MAX_RESPONSE); lua_setfield(L, -2, "max_response_size");
     lua_pushinteger(L, (lua_Integer)FB_DEFAULT_MAX_REQUEST); lua_setfield(L, -2, "max_request_size");
-    lua_pushliteral(L, FB_DEFAULT_BASE_URL); lua_setfield(L, -2, "base_url");
-    lua_pushliteral(L, FB_DEFAULT_VERSION); lua_setfield(L, -2, "version");
     lua_setfield(L, -2, "limits");
 }

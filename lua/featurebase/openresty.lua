@@ -113,14 +113,14 @@ function M.new(opts)
     self._pacer = pacer.new(pacer.shared_dict(dict, ("fb:%u:"):format(ngx.crc32_long(key))))
   end
 
-  local base_url = opts.base_url or fbenv.get("FEATUREBASE_BASE_URL") or core.limits.base_url
+  local base_url = opts.base_url or fbenv.get("FEATUREBASE_BASE_URL") or core.rules.default_base_url
   local u = parse_url(base_url)
   local user_agent = ("featurebase-lua/%s (%s; ngx_lua/%s; cosocket)"):format(featurebase._VERSION,
     jit and jit.version or _VERSION, ngx and ngx.config and ngx.config.ngx_lua_version or "?")
   u.head = " HTTP/1.1\r\nHost: " .. u.host_header .. "\r\nAuthorization: Bearer "
     .. (opts.api_key or fbenv.get("FEATUREBASE_API_KEY"))
     .. "\r\nContent-Type: application/json\r\nAccept: application/json\r\nFeaturebase-Version: "
-    .. (opts.version or core.limits.version) .. "\r\nUser-Agent: " .. user_agent .. "\r\n"
+    .. (opts.version or core.rules.default_version) .. "\r\nUser-Agent: " .. user_agent .. "\r\n"
   u.pool = ("featurebase:%s:%s:%d:%s"):format(u.scheme, u.host, u.port, u.sni or "")
   u.timeout = opts.timeout or core.limits.timeout
   u.connect_timeout = math.min(opts.connect_timeout or core.limits.connect_timeout, u.timeout)

@@ -53,9 +53,10 @@ local L = core.limits
 M.list = {
   { name = "api_key", type = "string", layer = "core", default = "$FEATUREBASE_API_KEY",
     doc = "the API key (sk_...); required" },
-  { name = "base_url", type = "string", layer = "core", default = "$FEATUREBASE_BASE_URL or " .. L.base_url,
+  { name = "base_url", type = "string", layer = "core",
+    default = "$FEATUREBASE_BASE_URL or " .. core.rules.default_base_url,
     doc = "the API's address; plain http only to this machine unless allow_insecure_http" },
-  { name = "version", type = "string", layer = "core", default = L.version,
+  { name = "version", type = "string", layer = "core", default = core.rules.default_version,
     doc = "the Featurebase-Version header" },
   { name = "timeout", type = "number", layer = "core", default = L.timeout, per_call = seconds,
     doc = "seconds one attempt may take in all" },
