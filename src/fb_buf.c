@@ -4,31 +4,33 @@
 
 #define FB_SCRATCH "featurebase.scratch"
 
-int fb_buf_add(fb_buf *b, const void *p, size_t n) {
-    if (n > b->cap - b->len) {
-        size_t cap = b->cap ? b->cap : 256;
-        char *d;
-        while (n > cap - b->len) {
-            if (cap > ((size_t)-1) / 2) return 0;
-            cap *= 2;
-        }
-        d = realloc(b->data, cap);
-        if (!d) return 0;
-        b->data = d;
-        b->cap = cap;
+int fb_buf_grow_add(fb_buf *b, const void *p, size_t n) {
+    size_t cap = b->cap ? b->cap : 256;
+    char *d;
+    while (n > cap - b->len) {
+        if (cap > ((size_t)-1) / 2) return 0;
+        cap *= 2;
     }
-    if (n) memcpy(b->data + b->len, p, n);
+    d = realloc(b->data, cap);
+    if (!d) return 0;
+    b->data = d;
+    b->cap = cap;
+    memcpy(b->data + b->len, p, n);
     b->len += n;
     return 1;
 }
-
-int fb_buf_addstr(fb_buf *b, const char *s) { return fb_buf_add(b, s, strlen(s)); }
 
 void fb_buf_free(fb_buf *b) {
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
 }
+
+/* 1 for the bytes a JSON string cannot hold as they are: controls, '"', '\\' and DEL */
+static const unsigned char needs_escape[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, ['\\'] = 1, [0x7f] = 1,
+};
 
 int fb_buf_json_string(fb_buf *b, const char *s, size_t n) {
     static const char hex[] = "0123456789abcdef";
@@ -38,7 +40,7 @@ int fb_buf_json_string(fb_buf *b, const char *s, size_t n) {
         unsigned char c = (unsigned char)s[i];
         char esc[6];
         size_t elen = 2;
-        if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f) continue;
+        if (!needs_escape[c]) continue;
         if (!fb_buf_add(b, s + run, i - run)) return 0;
         run = i + 1;
         esc[0] = '\\';

@@ -4,6 +4,7 @@
 #define FB_BUF_H
 
 #include <stddef.h>
+#include <string.h>
 #include "fb_compat.h"
 
 typedef struct fb_buf {
@@ -11,9 +12,19 @@ typedef struct fb_buf {
     size_t len, cap;
 } fb_buf;
 
-/* Appends; returns 0 when memory runs out (the caller reports it, no Lua call here). */
-int fb_buf_add(fb_buf *b, const void *p, size_t n);
-int fb_buf_addstr(fb_buf *b, const char *s);
+/* Grows b to hold n more bytes, then appends them; 0 when memory runs out. */
+int fb_buf_grow_add(fb_buf *b, const void *p, size_t n);
+
+/* Appends; returns 0 when memory runs out (the caller reports it, no Lua call here). Inline: a
+ * request body is written a few bytes at a time, and the call cost more than the copy. */
+static inline int fb_buf_add(fb_buf *b, const void *p, size_t n) {
+    if (n > b->cap - b->len) return fb_buf_grow_add(b, p, n);
+    if (n) memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 1;
+}
+
+static inline int fb_buf_addstr(fb_buf *b, const char *s) { return fb_buf_add(b, s, strlen(s)); }
 void fb_buf_free(fb_buf *b);
 
 /* JSON: a string literal with escapes (the input is already checked to be valid UTF-8). */

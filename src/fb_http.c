@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* memmem */
 #include <ctype.h>
 #include <math.h>
 #include <string.h>
@@ -111,14 +112,20 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
     return 0;
 }
 
-/* memmem, which C99 lacks: the first copy of key (klen > 0) in p[0..n), or NULL. */
+/* The first copy of key (klen > 0) in p[0..n), or NULL: memmem, which C99 lacks but every libc
+ * this builds on has, and which is many times faster than a memchr loop on a common first byte
+ * (every answer is searched for the key). */
 static const char *find(const char *p, size_t n, const char *key, size_t klen) {
+#if defined(__GLIBC__) || defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
+    return (const char *)memmem(p, n, key, klen);
+#else
     const char *end = p + n;
     while ((size_t)(end - p) >= klen && (p = memchr(p, key[0], (size_t)(end - p) - klen + 1))) {
         if (memcmp(p, key, klen) == 0) return p;
         p++;
     }
     return NULL;
+#endif
 }
 
 int fb_redact(fb_buf *b, const char *key, size_t klen) {

@@ -300,14 +300,20 @@ int fb_field_null(vctx *c, int t, const char *name) {
     return null;
 }
 
-/* Refuses any key the schema does not name: a typo such as body_markdown must not vanish. */
-static int check_keys(vctx *c, int t, const fb_field *fields, const char *prefix) {
+/* Whether field number i of a schema is in the mask check_keys made (fields past 64: always). */
+#define FB_PRESENT(mask, i) ((i) >= 64 || ((mask) >> (i)&1u))
+
+/* Refuses any key the schema does not name: a typo such as body_markdown must not vanish. Marks
+ * in *present the fields t has, so that only those are looked up (most fields are optional). */
+static int check_keys(vctx *c, int t, const fb_field *fields, const char *prefix, unsigned long long *present) {
     lua_State *L = c->L;
     char name[64], path[sizeof c->field], list[256];
+    *present = 0;
     lua_pushnil(L);
     while (lua_next(L, t)) {
         const fb_field *f;
         size_t n;
+        int i;
         const char *k;
         lua_pop(L, 1); /* the value; the key stays for lua_next */
         if (lua_type(L, -1) != LUA_TSTRING) {
@@ -317,13 +323,14 @@ static int check_keys(vctx *c, int t, const fb_field *fields, const char *prefix
                         field_names(list, sizeof list, fields));
         }
         k = lua_tolstring(L, -1, &n);
-        for (f = fields; f->name; f++)
-            if (strlen(f->name) == n && memcmp(f->name, k, n) == 0) break;
+        for (f = fields, i = 0; f->name; f++, i++)
+            if (f->name[0] == k[0] && strlen(f->name) == n && memcmp(f->name, k, n) == 0) break;
         if (!f->name) {
             join(path, sizeof path, prefix, fb_validate_printable(k, n, name, sizeof name));
             lua_pop(L, 1);
             return fail(c, path, "is not a known field (known here: %s)", field_names(list, sizeof list, fields));
         }
+        if (i < 64) *present |= 1ull << i;
     }
     return 1;
 }
@@ -374,8 +381,9 @@ static int emit_key(vctx *c, const char *key) {
     fb_buf *b = c->out;
     if (c->query) return (b->len == c->qstart || emit(c, "&")) && emit(c, key) && emit(c, "=");
     if (b->len && b->data[b->len - 1] != '{' && b->data[b->len - 1] != '[' && !emit(c, ",")) return 0;
-    if (!fb_buf_json_string(b, key, strlen(key))) c->oom = 1;
-    return !c->oom && emit(c, ":");
+    /* the schema's own names: plain ASCII, nothing to escape */
+    if (!fb_buf_add(b, "\"", 1) || !fb_buf_addstr(b, key) || !fb_buf_add(b, "\":", 2)) c->oom = 1;
+    return !c->oom;
 }
 
 /* A key of a JSON object being written (any bytes: it is checked to be UTF-8 first). */
@@ -660,17 +668,20 @@ static int check_object(vctx *c, int t, const fb_schema *s, const char *prefix) 
     lua_State *L = c->L;
     const fb_field *f;
     char path[sizeof c->field];
+    unsigned long long present;
+    int i;
     t = fb_absindex(L, t);
     if (!lua_checkstack(L, 8)) return fail(c, *prefix ? prefix : "params", "is nested too deeply");
-    if (!check_keys(c, t, s->fields, prefix)) return 0;
+    if (!check_keys(c, t, s->fields, prefix, &present)) return 0;
     if (!c->query && !emit(c, "{")) return 0;
-    for (f = s->fields; f->name; f++) {
-        join(path, sizeof path, prefix, f->name);
-        if (get(L, t, f->name) == LUA_TNIL) {
-            lua_pop(L, 1);
-            if (f->flags & FB_REQUIRED) return fail(c, path, "is required%s%s", f->doc ? ": " : "", f->doc ? f->doc : "");
-            continue;
+    for (f = s->fields, i = 0; f->name; f++, i++) {
+        if (!FB_PRESENT(present, i) || get(L, t, f->name) == LUA_TNIL) {
+            if (FB_PRESENT(present, i)) lua_pop(L, 1);
+            if (!(f->flags & FB_REQUIRED)) continue;
+            join(path, sizeof path, prefix, f->name);
+            return fail(c, path, "is required%s%s", f->doc ? ": " : "", f->doc ? f->doc : "");
         }
+        join(path, sizeof path, prefix, f->name);
         if (is_null(L, -1)) {
             if (!(f->flags & FB_NULLABLE))
                 return fail(c, path, "cannot be featurebase.null (only fields the API lets you clear can)");
