@@ -7,7 +7,7 @@
 --      Median of BENCH_CONC_ROUNDS (default 3) rounds, each side by side with the reference: the
 --      same 1,000 POSTs by the curl command (`curl --parallel --parallel-max 32`, libcurl's own
 --      multi interface over one HTTP/2 connection, its process start included), which shows what
---      the server itself allows.
+--      the server itself allows; and the CPU time the server's nginx worker and the client spent.
 --   2. Throughput at concurrency 1..64 over the same transport, written to bench/out/concurrency.dat
 --      for gnuplot (`make bench` draws bench/throughput.png from it with bench/throughput.gp).
 -- Run with `make bench-concurrency`. Exits 1 when a target is missed.
@@ -48,6 +48,30 @@ local function median(t)
   return n % 2 == 1 and c[(n + 1) / 2] or (c[n / 2] + c[n / 2 + 1]) / 2
 end
 
+local function capture(cmd)
+  local p = assert(io.popen(cmd))
+  local out = p:read("*a")
+  p:close()
+  return out
+end
+
+-- CPU seconds the nginx workers have used so far (utime + stime of each, from /proc).
+local TICK = 1 / (tonumber(capture("getconf CLK_TCK"):match("%d+")) or 100)
+local master = capture("cat " .. srv.dir .. "/nginx.pid"):match("%d+")
+local function server_cpu()
+  local s = 0
+  for pid in capture("pgrep -P " .. master):gmatch("%d+") do
+    local f = io.open("/proc/" .. pid .. "/stat")
+    if f then
+      local fields = {}
+      for v in f:read("*l"):match("%) (.*)$"):gmatch("%S+") do fields[#fields + 1] = v end
+      f:close()
+      s = s + (tonumber(fields[12]) + tonumber(fields[13])) * TICK -- utime, stime: fields 14 and 15
+    end
+  end
+  return s
+end
+
 -- The reference: the curl command, CALLS POSTs of the same body at concurrency c; seconds.
 local tmp = os.tmpname()
 local function curl_parallel(c)
@@ -62,9 +86,7 @@ local function curl_parallel(c)
     .. "--data-binary '%s' -w '%%{http_code}\\n' -K '%s'"):format(srv.ca_file, c, KEY, core.rules.default_version,
     select(3, core.encode("create_conversation", params)), tmp)
   local t0 = core.now()
-  local p = assert(io.popen(cmd))
-  local out = p:read("*a")
-  p:close()
+  local out = capture(cmd)
   local dt = core.now() - t0
   local _, created = out:gsub("201\n", "")
   if created ~= CALLS then error(("curl: %d of %d calls answered 201:\n%s"):format(created, CALLS, out:sub(1, 500))) end
@@ -78,10 +100,13 @@ warm:close()
 
 local ideal = CALLS / CONCURRENCY * DELAY_MS / 1000
 local ratios, curl_ratios, handshakes, tls, stats = {}, {}, 0, nil, nil
+local cpu = { server = {}, client = {} }
 for r = 1, ROUNDS do
   srv:reset()
   local client = new_client(srv.url)
+  local s0, c0 = server_cpu(), os.clock()
   ratios[r] = run(client, CALLS, CONCURRENCY) / ideal
+  cpu.server[r], cpu.client[r] = server_cpu() - s0, os.clock() - c0
   stats = client._async.engine:stats()
   client:close()
   tls = srv:tls_stats().api or {}
@@ -105,6 +130,10 @@ print(("  TLS handshakes seen by the server per round: at most %d (target <= %d)
   MAX_HANDSHAKES, handshakes <= MAX_HANDSHAKES and "PASS" or "MISSED"))
 print(("  the same calls by curl --parallel (libcurl's multi, the server's floor here): %.3fx the ideal; "
   .. "featurebase / curl: %.3fx"):format(median(curl_ratios), ratio / median(curl_ratios)))
+print(("  CPU during the %d calls: the server's nginx worker %.0f ms (%.2f ms a request: %.1f ms of each wave of %d, "
+  .. "one after the other), featurebase %.0f ms"):format(CALLS, median(cpu.server) * 1e3,
+  median(cpu.server) * 1e3 / CALLS, median(cpu.server) * 1e3 / CALLS * CONCURRENCY, CONCURRENCY,
+  median(cpu.client) * 1e3))
 print(("  last round: %d connection(s) carried the %d requests; the engine opened %d for %d transfers"):format(
   tls.connections or 0, tls.requests or 0, stats.connects, stats.transfers))
 
