@@ -91,10 +91,10 @@ docs: deps
 clean:
 	rm -rf build lua/featurebase/core.so
 
-# Benchmarks (not tests; see README "Performance"): sequential calls against a local nginx, side by
-# side with bench/raw_curl.c, bench/diy_lua_curl.lua (lua-curl + cjson, LuaJIT), luasocket and curl
-# processes; large answers; memory over 100,000 calls; start-up. Then the concurrency benchmark, when
-# present, and its chart (gnuplot, installed here on demand).
+# Benchmarks (not tests; see README "Performance"): sequential calls against a local nginx over HTTP
+# and HTTPS/HTTP2, side by side with bench/raw_curl.c, bench/diy_lua_curl.lua (lua-curl + cjson,
+# LuaJIT), luasocket and curl processes; large answers; memory over 100,000 calls; start-up. Then the
+# concurrency benchmark, when present, and its chart (gnuplot, installed here on demand).
 BENCH_LUAS ?= lua5.4 luajit
 
 .PHONY: bench
@@ -115,8 +115,8 @@ bench/out/raw_curl: bench/raw_curl.c
 	$(CC) $(CFLAGS) -std=gnu99 -Wall -Wextra -Werror $(CURL_CFLAGS) -o $@ $< $(CURL_LIBS)
 
 # Async engine benchmark (bench/concurrency.lua): 1,000 calls at concurrency 32 against a 50 ms
-# server vs the ideal, and throughput per concurrency in bench/out/concurrency.dat (`make bench`
-# draws bench/throughput.png from it).
+# server over HTTPS/HTTP2 vs the ideal, with the TLS handshakes counted, and throughput per
+# concurrency in bench/out/concurrency.dat (`make bench` draws bench/throughput.png from it).
 CONC_LUA ?= luajit
 .PHONY: bench-concurrency
 bench-concurrency: deps

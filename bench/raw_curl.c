@@ -5,8 +5,13 @@
  *   raw_curl URL BODY CALLS   ->  prints the mean wall time per call in seconds (after one warm-up
  *                                 call that opens the connection)
  *   raw_curl URL BODY -       ->  the same for each count read from stdin, one per line, on one
- *                                 connection: lets bench/run.lua interleave it with the Lua client
- * The API key comes from $FEATUREBASE_API_KEY.
+ *                                 connection: lets bench/run.lua interleave it with the Lua client;
+ *                                 a line "GET URL" instead does one GET on that same connection and
+ *                                 prints the answer's body on one line
+ * The API key comes from $FEATUREBASE_API_KEY. Over https:// the handle is set up as featurebase's
+ * (src/fb_net.c): HTTP/2 offered by ALPN (CURL_HTTP_VERSION_2TLS), and $RAW_CURL_CAINFO, when set,
+ * is the only CA trusted (CURLOPT_CAINFO, no CA directory), like the client's ca_file; over http://,
+ * HTTP/1.1.
  */
 #include <curl/curl.h>
 #include <stdio.h>
@@ -50,10 +55,27 @@ static int run(CURL *e, struct buf *body, struct buf *head, long calls) {
     return 1;
 }
 
+/* one GET of url on the same handle (and connection), its body printed; the POST set up again */
+static int get(CURL *e, struct buf *body, struct buf *head, const char *url, const char *post_url,
+               const char *post_body) {
+    long status = 0;
+    body->len = head->len = 0;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    if (curl_easy_perform(e) != CURLE_OK) { fprintf(stderr, "raw_curl: GET failed\n"); return 0; }
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    if (status != 200) { fprintf(stderr, "raw_curl: GET status %ld\n", status); return 0; }
+    printf("%.*s\n", (int)body->len, body->data);
+    fflush(stdout);
+    curl_easy_setopt(e, CURLOPT_URL, post_url);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, post_body);
+    return 1;
+}
+
 int main(int argc, char **argv) {
     struct buf body = {0}, head = {0};
     struct curl_slist *h = NULL;
-    const char *key = getenv("FEATUREBASE_API_KEY");
+    const char *key = getenv("FEATUREBASE_API_KEY"), *ca = getenv("RAW_CURL_CAINFO");
     char auth[512];
     long calls;
     double t0;
@@ -79,14 +101,29 @@ int main(int argc, char **argv) {
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, collect);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, &head);
+    if (strncmp(argv[1], "https:", 6) == 0) {
+        curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+        if (ca && *ca) {
+            curl_easy_setopt(e, CURLOPT_CAINFO, ca);
+            curl_easy_setopt(e, CURLOPT_CAPATH, (char *)NULL);
+        }
+    } else {
+        curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    }
     if (!run(e, &body, &head, 1)) return 1; /* warm-up: opens the connection */
     if (strcmp(argv[3], "-") != 0) {
         t0 = now();
         if (!run(e, &body, &head, calls)) return 1;
         printf("%.9f\n", (now() - t0) / (double)calls);
     } else {
-        char line[64];
-        while (fgets(line, sizeof line, stdin) && (calls = atol(line)) > 0) {
+        char line[4096];
+        while (fgets(line, sizeof line, stdin)) {
+            if (strncmp(line, "GET ", 4) == 0) {
+                line[strcspn(line, "\r\n")] = 0;
+                if (!get(e, &body, &head, line + 4, argv[1], argv[2])) return 1;
+                continue;
+            }
+            if ((calls = atol(line)) <= 0) break;
             t0 = now();
             if (!run(e, &body, &head, calls)) return 1;
             printf("%.9f\n", (now() - t0) / (double)calls);

@@ -4,7 +4,10 @@
 --
 -- Server: nginx answering with fixed bodies and no Lua (`return 201 '...'` for the POSTs, static
 -- files for the large GETs), with the headers Featurebase sends (X-Request-Id, X-RateLimit-*), so
--- the server's share of each call is as small and steady as it gets.
+-- the server's share of each call is as small and steady as it gets. The same locations are also
+-- served over HTTPS with HTTP/2 (a certificate from featurebase.testing.certificates' test CA,
+-- which both clients trust through a CA file: the client's ca_file, raw_curl's $RAW_CURL_CAINFO);
+-- a ClientHello counter (the only Lua there) shows the kept-alive connections never handshake again.
 --
 -- Kept-alive methods run interleaved in chunks of BENCH_CHUNK calls (rotating order; the raw C
 -- program stays alive between chunks on its own connection) so that load from other processes hits
@@ -36,7 +39,8 @@ local KEY = "sk_bench_0123456789"
 local RAW_CURL = "bench/out/raw_curl"
 local LUA = arg[-1] or "lua"
 
-local TARGET = { raw = 1.15, diy = 1.0, big = 1.0, luasocket = 1.3, process = 50, memory_mib = 1, start_ms = 5 }
+local TARGET = { raw = 1.15, raw_tls = 1.10, diy = 1.0, big = 1.0, luasocket = 1.3, process = 50, memory_mib = 1,
+  start_ms = 5 }
 
 -- The docs' example responses (create-conversation.txt, reply-to-conversation.txt), as one line.
 local EXAMPLE = '{"object":"conversation","id":"12345","state":"open","priority":false,"adminAssigneeId":null,'
@@ -120,18 +124,42 @@ for name, text in pairs(BIG) do
   f:write(text)
   f:close()
 end
+local certs = testing.certificates(files .. "/certs")
 local HEADERS = "default_type application/json; add_header X-Request-Id req_0123456789abcdef; "
   .. "add_header X-RateLimit-Limit 2000; add_header X-RateLimit-Remaining 1999; "
   .. "add_header X-RateLimit-Reset 1767225600; "
 local FAKE = os.getenv("BENCH_SERVER") == "fake"
-local srv = testing.start({ api_key = KEY, record = false, server = table.concat({
+local LOCATIONS = table.concat({
   "location = /bench/v2/conversations { " .. HEADERS .. "if ($request_method = GET) { rewrite ^ /bench/list last; } "
     .. "return 201 '" .. EXAMPLE .. "'; }",
   "location = /bench/v2/conversations/12345/reply { " .. HEADERS .. "return 201 '" .. REPLY_EXAMPLE .. "'; }",
   "location = /bench/v2/conversations/12345 { " .. HEADERS .. "alias " .. files .. "/get.json; }",
   "location = /bench/list { internal; " .. HEADERS .. "alias " .. files .. "/list.json; }",
-}, "\n") })
+}, "\n")
+local function free_port()
+  local s = assert(require("socket").bind("127.0.0.1", 0))
+  local _, port = s:getsockname()
+  s:close()
+  return port
+end
+local TLS_PORT = free_port()
+-- GET /bench/tls: what the connection it came on negotiated, and the handshakes seen so far.
+local TLS_INFO = "location = /bench/tls { default_type application/json; "
+  .. "set_by_lua_block $handshakes { return ngx.shared.bench_tls:get('handshakes') or 0 } "
+  .. [[return 200 '{"protocol":"$ssl_protocol","alpn":"$ssl_alpn_protocol","http":"$server_protocol",]]
+  .. [["cipher":"$ssl_cipher","connection":$connection,"requests":$connection_requests,]]
+  .. [["handshakes":$handshakes}'; }]]
+local srv = testing.start({ api_key = KEY, record = false, server = LOCATIONS, http = table.concat({
+  "lua_shared_dict bench_tls 1m;",
+  "server {",
+  "  listen 127.0.0.1:" .. TLS_PORT .. " ssl http2;",
+  "  ssl_certificate " .. certs.server .. "; ssl_certificate_key " .. certs.server_key .. ";",
+  "  ssl_protocols TLSv1.2 TLSv1.3;", -- nginx 1.22 offers TLS 1.3 only when asked
+  "  ssl_client_hello_by_lua_block { ngx.shared.bench_tls:incr('handshakes', 1, 0) }",
+  LOCATIONS, TLS_INFO,
+  "}" }, "\n") })
 local base = FAKE and srv.url or (srv.url .. "/bench")
+local tls_base = "https://127.0.0.1:" .. TLS_PORT .. "/bench"
 
 -- Pin nginx and this process (with the children it starts later) to one CPU. Left to the
 -- scheduler, a client on the other core than the nginx worker pays a cross-CPU wake-up each way
@@ -146,6 +174,8 @@ if PINNED then
 end
 
 local client = assert(featurebase.new({ api_key = KEY, base_url = base, pace = false })) -- throughput, not pacing
+local tls_client = assert(featurebase.new({ api_key = KEY, base_url = tls_base, ca_file = certs.ca_file,
+  pace = false }))
 local ok_diy, diy_mod = pcall(dofile, "bench/diy_lua_curl.lua")
 local diy = ok_diy and diy_mod.new(base, KEY) or nil
 
@@ -167,6 +197,9 @@ M.fb_list = timed(function() assert(#must(client:list_conversations({ limit = 10
 -- the C core alone: libcurl, the headers table and decoding, no validation and no Lua pipeline
 local c_method, c_path, c_body = core.encode("create_conversation", PARAMS)
 M.transport_create = timed(function() must(client._core:perform(c_method, c_path, c_body)) end)
+M.fb_create_tls = timed(function() must(tls_client:create_conversation(PARAMS)) end)
+M.fb_reply_tls = timed(function() must(tls_client:reply("12345", REPLY)) end)
+M.transport_create_tls = timed(function() must(tls_client._core:perform(c_method, c_path, c_body)) end)
 if diy then
   M.diy_create = timed(function() assert(diy:post("/v2/conversations", PARAMS).object) end)
   M.diy_reply = timed(function() assert(diy:post("/v2/conversations/12345/reply", REPLY).object) end)
@@ -174,24 +207,33 @@ if diy then
   M.diy_list = timed(function() assert(#diy:get("/v2/conversations?limit=100").data == 100) end)
 end
 
--- raw_curl stays alive on its connection; it reads a count, runs that many calls, prints s/call.
-local fifos = {}
-local function raw_method(path, body)
+-- raw_curl stays alive on its connection; it reads a count, runs that many calls, prints s/call
+-- (or, given "GET url", prints that answer, fetched on the same connection).
+local fifos, raw_get = {}, {}
+local function raw_method(name, url, body)
   local fifo = capture("mktemp -u \"${TMPDIR:-/tmp}/fbbench.XXXXXX\""):match("%S+")
   assert(os.execute("mkfifo " .. fifo))
   fifos[#fifos + 1] = fifo
-  local w = assert(io.popen(("FEATUREBASE_API_KEY=%s %s '%s' '%s' - > %s"):format(KEY, RAW_CURL, base .. path,
-    body, fifo), "w"))
+  local w = assert(io.popen(("FEATUREBASE_API_KEY=%s RAW_CURL_CAINFO='%s' %s '%s' '%s' - > %s"):format(KEY,
+    certs.ca_file, RAW_CURL, url, body, fifo), "w"))
   local r = assert(io.open(fifo, "r"))
-  return function(n)
+  raw_get[name] = function(get_url)
+    w:write("GET ", get_url, "\n")
+    w:flush()
+    return (assert(r:read("*l"), "raw_curl failed"))
+  end
+  M[name] = function(n)
     if n == 0 then w:write("0\n") w:close() r:close() return end
     w:write(n, "\n")
     w:flush()
     return assert(tonumber(r:read("*l")), "raw_curl failed")
   end
 end
-M.raw_create = raw_method("/v2/conversations", c_body)
-M.raw_reply = raw_method("/v2/conversations/12345/reply", select(3, core.encode("reply", REPLY, nil, "12345")))
+local reply_body = select(3, core.encode("reply", REPLY, nil, "12345"))
+raw_method("raw_create", base .. "/v2/conversations", c_body)
+raw_method("raw_reply", base .. "/v2/conversations/12345/reply", reply_body)
+raw_method("raw_create_tls", tls_base .. "/v2/conversations", c_body)
+raw_method("raw_reply_tls", tls_base .. "/v2/conversations/12345/reply", reply_body)
 
 local SOCKET_HEADERS = { authorization = "Bearer " .. KEY, ["content-type"] = "application/json",
   accept = "application/json", ["featurebase-version"] = "2026-01-01.nova" }
@@ -219,6 +261,8 @@ M.process = timed(function() assert(cjson.decode(capture(CURL_CMD)).object == "c
 local GROUPS = {
   { "create", CALLS, CHUNK, "fb_create", "raw_create", "transport_create", diy and "diy_create" or nil },
   { "reply", CALLS, CHUNK, "fb_reply", "raw_reply", diy and "diy_reply" or nil },
+  { "create over HTTPS", CALLS, CHUNK, "fb_create_tls", "raw_create_tls", "transport_create_tls" },
+  { "reply over HTTPS", CALLS, CHUNK, "fb_reply_tls", "raw_reply_tls" },
   { "get", BIG_CALLS, BIG_CHUNK, "fb_get", diy and "diy_get" or nil },
   { "list", BIG_CALLS, BIG_CHUNK, "fb_list", diy and "diy_list" or nil },
 }
@@ -231,7 +275,10 @@ print(FAKE and "server: the fake Featurebase server (featurebase.testing, record
   or ("server: nginx, fixed answers over kept-alive HTTP/1.1 on 127.0.0.1, 1 worker: create %d B, reply %d B, "
     .. "get_conversation (200 parts) %d B, list_conversations (100 items) %d B"):format(#EXAMPLE, #REPLY_EXAMPLE,
     #BIG.get, #BIG.list))
-print(("%d rounds of: %d calls each of create and reply (chunks of %d), %d of get and list (chunks of %d), "
+print("HTTPS: the same fixed create and reply answers from the same nginx over TLS (test CA, P-256 certificate)"
+  .. (FAKE and " (not the fake server)" or ""))
+print(("%d rounds of: %d calls each of create and reply, over HTTP and HTTPS (chunks of %d), "
+  .. "%d of get and list (chunks of %d), "
   .. "%d luasocket, %d curl processes"):format(ROUNDS, CALLS, CHUNK, BIG_CALLS, BIG_CHUNK, SOCKET_CALLS,
   PROCESS_CALLS))
 if not diy then print(("diy (lua-curl): n/a on %s (%s)"):format(_VERSION, tostring(diy_mod):match("[^\n]*"))) end
@@ -256,7 +303,7 @@ for r = 1, ROUNDS do
         add(round, m, got[m])
         add(per, m, got[m])
       end
-      local fb = got["fb_" .. g[1]]
+      local fb = got[g[4]] -- featurebase's own method comes first
       for m, v in pairs(got) do add(ratio, m, v / fb) end
     end
   end
@@ -266,14 +313,23 @@ for r = 1, ROUNDS do
   add(per, "process", proc)
   add(ratio, "luasocket", sock / fb)
   add(ratio, "process", proc / fb)
-  io.write(("  round %d: create %.1f us (raw %.1f, diy %s), reply %.1f us (raw %.1f), get %.0f us, list %.0f us\n")
+  io.write(("  round %d: create %.1f us (raw %.1f, diy %s), reply %.1f us (raw %.1f), get %.0f us, list %.0f us; "
+    .. "HTTPS create %.1f us (raw %.1f), reply %.1f us (raw %.1f)\n")
     :format(r, fb * 1e6, median(round.raw_create) * 1e6,
       round.diy_create and ("%.1f"):format(median(round.diy_create) * 1e6) or "n/a", median(round.fb_reply) * 1e6,
-      median(round.raw_reply) * 1e6, median(round.fb_get) * 1e6, median(round.fb_list) * 1e6))
+      median(round.raw_reply) * 1e6, median(round.fb_get) * 1e6, median(round.fb_list) * 1e6,
+      median(round.fb_create_tls) * 1e6, median(round.raw_create_tls) * 1e6, median(round.fb_reply_tls) * 1e6,
+      median(round.raw_reply_tls) * 1e6))
   io.flush()
 end
+-- What each HTTPS connection negotiated, asked on that connection after the rounds.
+local tls_info = { featurebase = must(tls_client._core:perform("GET", "/tls")),
+  raw_create = cjson.decode(raw_get.raw_create_tls(tls_base .. "/tls")),
+  raw_reply = cjson.decode(raw_get.raw_reply_tls(tls_base .. "/tls")) }
 M.raw_create(0)
 M.raw_reply(0)
+M.raw_create_tls(0)
+M.raw_reply_tls(0)
 for _, f in ipairs(fifos) do os.remove(f) end
 
 -- Where featurebase's extra time goes: the CPU work raw libcurl does not do, without the network.
@@ -313,6 +369,7 @@ for i = 1, STARTS do
 end
 
 client:close()
+tls_client:close()
 srv:stop()
 os.execute("rm -rf '" .. files .. "'")
 
@@ -329,6 +386,9 @@ print("  per call                       featurebase   raw libcurl   diy lua-curl
 print(("  create_conversation            %s   %s   %s   %s"):format(us("fb_create"), us("raw_create"),
   us("diy_create"), us("transport_create")))
 print(("  reply                          %s   %s   %s"):format(us("fb_reply"), us("raw_reply"), us("diy_reply")))
+print(("  create_conversation over HTTPS %s   %s                  %s"):format(us("fb_create_tls"),
+  us("raw_create_tls"), us("transport_create_tls")))
+print(("  reply over HTTPS               %s   %s"):format(us("fb_reply_tls"), us("raw_reply_tls")))
 print(("  get_conversation, 200 parts    %s                 %s"):format(us("fb_get"), us("diy_get")))
 print(("  list_conversations, 100 items  %s                 %s"):format(us("fb_list"), us("diy_list")))
 print(("  luasocket socket.http + cjson, create: %.1f us; one curl process per call: %.2f ms")
@@ -346,6 +406,12 @@ r = 1 / median(ratio.raw_reply)
 line("reply: featurebase / raw libcurl", x(r), ("<= %.2fx"):format(TARGET.raw), r <= TARGET.raw)
 print(("  %-58s %s"):format("create: C core alone / raw libcurl", x(1 / median(ratio.raw_create) *
   median(ratio.transport_create))))
+r = 1 / median(ratio.raw_create_tls)
+line("create over HTTPS: featurebase / raw libcurl", x(r), ("<= %.2fx"):format(TARGET.raw_tls), r <= TARGET.raw_tls)
+r = 1 / median(ratio.raw_reply_tls)
+line("reply over HTTPS: featurebase / raw libcurl", x(r), ("<= %.2fx"):format(TARGET.raw_tls), r <= TARGET.raw_tls)
+print(("  %-58s %s"):format("create over HTTPS: C core alone / raw libcurl", x(1 / median(ratio.raw_create_tls) *
+  median(ratio.transport_create_tls))))
 for _, op in ipairs({ "create", "reply", "get", "list" }) do
   local v = diy_by("diy_" .. op)
   local want = (op == "get" or op == "list") and TARGET.big or TARGET.diy
@@ -368,5 +434,21 @@ line(("require + new + first call, fresh %s (median of %d)"):format(LUA, STARTS)
 print(("  (of which loading the C core: %.2f ms: the dynamic loader mapping libcurl and its %s shared libraries, "
   .. "curl_global_init)"):format(median(loads) * 1e3, capture("ldd $(find build -name core.so | head -1) | wc -l")
   :match("%d+") or "?"))
-print("  HTTPS / HTTP/2: not measured here (needs the local TLS test server)")
+-- The HTTPS comparison holds only if both sides spoke the same protocol on one connection each.
+local fi, rc, rr = tls_info.featurebase, tls_info.raw_create, tls_info.raw_reply
+local handshakes = math.max(fi.handshakes, rc.handshakes, rr.handshakes)
+print(("  HTTPS: %s, ALPN %s, %s, %s; %d TLS handshakes in all for the 3 kept-alive connections (featurebase's "
+  .. "carried %d requests, raw libcurl's %d and %d)"):format(fi.protocol, fi.alpn, fi.http, fi.cipher, handshakes,
+  fi.requests, rc.requests, rr.requests))
+for name, t in pairs(tls_info) do
+  if t.protocol ~= fi.protocol or t.alpn ~= fi.alpn or t.http ~= fi.http then
+    print(("  HTTPS: %s negotiated %s %s %s, not what featurebase did: the HTTPS ratios compare unlike things")
+      :format(name, t.protocol, t.alpn, t.http))
+    ok = false
+  end
+end
+if handshakes ~= 3 then
+  print("  HTTPS: a connection was opened again during the run: the HTTPS ratios include handshakes")
+  ok = false
+end
 os.exit(ok and 0 or 1)

@@ -2,7 +2,7 @@
 # columns of concurrency.dat (bench/concurrency.lua): concurrency calls seconds calls_per_s ideal_calls_per_s
 set terminal pngcairo size 800,480 font ",11" noenhanced
 set output "bench/throughput.png"
-set title "featurebase-lua: calls per second against concurrency (server answers after 50 ms)"
+set title "featurebase-lua: calls per second against concurrency (HTTPS/HTTP2, server answers after 50 ms)"
 set xlabel "concurrency (calls in flight)"
 set ylabel "calls per second"
 set logscale x 2
