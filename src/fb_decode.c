@@ -1,5 +1,6 @@
 #include <math.h>
 #include <string.h>
+#include <time.h>
 #include "fb_decode.h"
 #include "fb_error.h"
 
@@ -86,6 +87,51 @@ static void copy_field(lua_State *L, int from, int err, const char *name, const 
     else lua_pop(L, 1);
 }
 
+/* A header's whole number (0 to 2^53) at the top of the stack, else -1; pops it. */
+static double header_number(lua_State *L) {
+    size_t n;
+    const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL, *end;
+    double x = 0;
+    int digits = 0;
+    if (s) {
+        end = s + n;
+        while (s < end && (*s == ' ' || *s == '\t')) s++;
+        for (; s < end && *s >= '0' && *s <= '9' && digits < 16; s++, digits++) x = x * 10 + (*s - '0');
+        while (s < end && (*s == ' ' || *s == '\t')) s++;
+        if (s != end || digits == 0) x = -1;
+    } else x = -1;
+    lua_pop(L, 1);
+    return x;
+}
+
+static void set_number(lua_State *L, int t, const char *name, double x) {
+    if (x < 0) return;
+    lua_pushinteger(L, (lua_Integer)x); /* whole numbers: an integer on Lua 5.3+, as tonumber gives */
+    lua_setfield(L, t, name);
+}
+
+/* What every answer says about the exchange, read from the table at index headers into the table
+ * at index t: request_id, and rate_limit = {limit=, remaining=, reset=} (X-RateLimit-*; a reset of
+ * 10^9 or less counts seconds from now, a larger one is a Unix time: common.md leaves it open). */
+void fb_decode_info(lua_State *L, int t, int headers) {
+    double reset;
+    t = fb_absindex(L, t);
+    headers = fb_absindex(L, headers);
+    if (!lua_istable(L, headers)) return;
+    lua_getfield(L, headers, "x-request-id");
+    if (lua_isnil(L, -1)) { lua_pop(L, 1); lua_getfield(L, headers, "request-id"); }
+    lua_setfield(L, t, "request_id");
+    lua_createtable(L, 0, 3);
+    lua_getfield(L, headers, "x-ratelimit-limit");
+    set_number(L, -2, "limit", header_number(L));
+    lua_getfield(L, headers, "x-ratelimit-remaining");
+    set_number(L, -2, "remaining", header_number(L));
+    lua_getfield(L, headers, "x-ratelimit-reset");
+    reset = header_number(L);
+    set_number(L, -2, "reset", reset >= 0 && reset <= 1e9 ? (double)time(NULL) + reset : reset);
+    lua_setfield(L, t, "rate_limit");
+}
+
 /* Pushes the decoded answer: 2xx with a JSON object -> the table (returns 1); 2xx otherwise -> nil,
  * "decode" error; anything else -> nil, "http" error with the status, headers (the table at index
  * headers, or nil), request id, decoded body and the server's message: {"error": {"type", "code",
@@ -124,11 +170,7 @@ int fb_decode_push(lua_State *L, int status, int headers, const char *body, size
     lua_setfield(L, err, "status");
     lua_pushvalue(L, headers);
     lua_setfield(L, err, "headers");
-    if (lua_istable(L, headers)) {
-        lua_getfield(L, headers, "x-request-id");
-        if (lua_isnil(L, -1)) { lua_pop(L, 1); lua_getfield(L, headers, "request-id"); }
-        lua_setfield(L, err, "request_id");
-    }
+    fb_decode_info(L, err, headers);
     if (ok && lua_istable(L, value)) {
         lua_getfield(L, value, "error");
         if (lua_istable(L, -1)) {
@@ -154,7 +196,8 @@ int fb_decode_push(lua_State *L, int status, int headers, const char *body, size
 }
 
 /* core.decode(response) -> value | nil, err, where response is {status=, headers=, body=} as a
- * Lua transport (OpenResty's cosockets) produces it; the libcurl transports decode in C. */
+ * Lua transport (OpenResty's cosockets) produces it; the libcurl transports decode in C. Sets
+ * response.request_id and response.rate_limit, as those transports' responses have them. */
 static int fb_decode_decode(lua_State *L) {
     size_t n;
     const char *body;
@@ -169,6 +212,7 @@ static int fb_decode_decode(lua_State *L) {
     luaL_argcheck(L, lua_tonumber(L, 2) >= 0 && lua_tonumber(L, 2) <= 999 && lua_tonumber(L, 2) == floor(lua_tonumber(L, 2)),
                   1, "response.status must be a whole number from 0 to 999");
     body = lua_tolstring(L, 4, &n);
+    fb_decode_info(L, 1, 3); /* the response as the pipeline hands it on, like the C transports' */
     return fb_decode_push(L, (int)lua_tonumber(L, 2), 3, body, n);
 }
 

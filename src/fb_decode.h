@@ -14,5 +14,7 @@ void fb_decode_init(lua_State *L);
 /* Decodes an answer (body, n) with this status and the headers table at index headers: pushes
  * the value (returns 1) or nil, err (returns 2). See fb_decode.c. */
 int fb_decode_push(lua_State *L, int status, int headers, const char *body, size_t n);
+/* Sets request_id and rate_limit on the table at t from the headers table at index headers. */
+void fb_decode_info(lua_State *L, int t, int headers);
 
 #endif

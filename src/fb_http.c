@@ -382,10 +382,11 @@ int fb_conn_push_result(lua_State *L, fb_conn *k, CURLcode rc) {
         return 2;
     }
     curl_easy_getinfo(k->easy, CURLINFO_RESPONSE_CODE, &status);
-    lua_createtable(L, 0, 2); /* the response: {status=, headers=} */
+    lua_createtable(L, 0, 6); /* the response: {status=, headers=, request_id=, rate_limit=, attempts=} */
     lua_pushinteger(L, (lua_Integer)status);
     lua_setfield(L, -2, "status");
     fb_conn_push_headers(L, k->head.data, k->head.len);
+    fb_decode_info(L, -2, -1);
     lua_setfield(L, -2, "headers");
     lua_getfield(L, -1, "headers");
     if (fb_decode_push(L, (int)status, -1, k->body.data ? k->body.data : "", k->body.len) == 1) {

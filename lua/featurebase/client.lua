@@ -47,23 +47,6 @@ local function check_client(self, method, level)
 end
 M.check_client = check_client
 
--- A header's whole number (0 to 2^53), else nil. tonumber, not a pattern: it runs for three headers
--- of every answer, and string.match cost more than the rest of the response (6.7k instructions).
-local function to_int(s)
-  local n = s and tonumber(s, 10)
-  return n and n >= 0 and n <= 2 ^ 53 and n % 1 == 0 and n or nil
-end
-
--- What every call hands back about the HTTP exchange: on the response (success) or on err. A
--- plain table (users serialise it, iterate it); the clock is read only for a relative reset.
-local function response_info(status, h, attempts)
-  local reset = to_int(h["x-ratelimit-reset"])
-  if reset and reset <= 1e9 then reset = math.floor(retry.reset_at(h["x-ratelimit-reset"], os.time())) end
-  return { status = status, headers = h, attempts = attempts, request_id = h["x-request-id"] or h["request-id"],
-    rate_limit = { limit = to_int(h["x-ratelimit-limit"]), remaining = to_int(h["x-ratelimit-remaining"]),
-      reset = reset } }
-end
-
 -- One line (and its fields) per attempt for the `log` option: no body, no headers, so no key.
 local function log_attempt(log, req, attempt, started, now, info, err, wait, why)
   local e = { method = req.method, path = req.path, attempt = attempt,
@@ -127,22 +110,20 @@ function M.run(self, req, o, io)
     end
     local began = o.log and io.now()
     local value, res = io.perform(self, req.method, req.path, req.body, timeout, req.safe)
+    -- the response, and an http error, come with status, headers, request_id and rate_limit (core)
+    res.attempts = attempt
     if value ~= nil then
-      local info = response_info(res.status, res.headers, attempt)
-      if pacer then pacer:record(token, res.status, info.rate_limit, res.headers, io.time()) end
-      if o.log then log_attempt(o.log, req, attempt, began, io.now(), info) end
-      return value, nil, info
+      if pacer then pacer:record(token, res.status, res.rate_limit, res.headers, io.time()) end
+      if o.log then log_attempt(o.log, req, attempt, began, io.now(), res) end
+      return value, nil, res
     end
-    local err, info = res, nil
-    err.attempts = attempt
-    if err.headers then
-      info = response_info(err.status, err.headers, attempt)
-      err.rate_limit = info.rate_limit
-    end
-    if pacer then pacer:record(token, info and err.status, info and info.rate_limit, err.headers, io.time()) end
+    local err = res
+    local info = err.headers and err -- an answer came
+    if pacer then pacer:record(token, info and err.status, err.rate_limit, err.headers, io.time()) end
     -- an earlier attempt of this DELETE may have done it, its answer lost: gone is what was asked
     if info and req.ep.deleted and attempt > 1 and err.status == 404 then
-      info.deleted_before = true
+      info = { status = err.status, headers = err.headers, request_id = err.request_id, rate_limit = err.rate_limit,
+        attempts = attempt, deleted_before = true }
       if o.log then log_attempt(o.log, req, attempt, began, io.now(), info) end
       return { object = req.ep.deleted, deleted = true, id = req.id }, nil, info
     end

@@ -312,6 +312,7 @@ local function perform(self, method, path, body, timeout, safe)
   end
   if res then
     local value, derr = core.decode(res)
+    res.body = nil -- the response handed back has what the C transports' has, not the raw bytes
     if value ~= nil then return value, res end
     return nil, derr
   end
