@@ -3,7 +3,7 @@
 -- LuaJIT only) and lua-cjson: one reused easy handle, the body collected into a table, the status
 -- read from the status line (luacurl has no getinfo), cjson.encode / cjson.decode. No validation,
 -- no retries, no error values, JSON nulls left as cjson.null.
---   local diy = dofile("bench/diy_lua_curl.lua").new(base_url, api_key)
+--   local diy = dofile("bench/diy_lua_curl.lua").new(base_url, api_key, user_agent)
 --   diy:post("/v2/conversations", params) -> decoded, status
 --   diy:get("/v2/conversations/12345")    -> decoded, status
 local curl = require("curl")
@@ -12,12 +12,12 @@ local cjson = require("cjson")
 local M = {}
 M.__index = M
 
-function M.new(base, key)
+function M.new(base, key, user_agent)
   local self = setmetatable({ base = base, e = curl.easy_init(), chunks = {}, n = 0, status = 0 }, M)
   local e = self.e
   e:setopt(curl.OPT_NOSIGNAL, 1)
   e:setopt(curl.OPT_HTTPHEADER, { "Authorization: Bearer " .. key, "Content-Type: application/json",
-    "Accept: application/json", "Featurebase-Version: 2026-01-01.nova", "Expect:" })
+    "Accept: application/json", "Featurebase-Version: 2026-01-01.nova", "User-Agent: " .. user_agent, "Expect:" })
   e:setopt(curl.OPT_WRITEFUNCTION, function(s)
     self.n = self.n + 1
     self.chunks[self.n] = s

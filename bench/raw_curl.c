@@ -8,7 +8,8 @@
  *                                 connection: lets bench/run.lua interleave it with the Lua client;
  *                                 a line "GET URL" instead does one GET on that same connection and
  *                                 prints the answer's body on one line
- * The API key comes from $FEATUREBASE_API_KEY. Over https:// the handle is set up as featurebase's
+ * The API key comes from $FEATUREBASE_API_KEY, the User-Agent from $RAW_CURL_USER_AGENT (bench/run.lua
+ * gives featurebase's, so that both send the same bytes). Over https:// the handle is set up as featurebase's
  * (src/fb_net.c): HTTP/2 offered by ALPN (CURL_HTTP_VERSION_2TLS), and $RAW_CURL_CAINFO, when set,
  * is the only CA trusted (CURLOPT_CAINFO, no CA directory), like the client's ca_file; over http://,
  * HTTP/1.1.
@@ -76,7 +77,7 @@ int main(int argc, char **argv) {
     struct buf body = {0}, head = {0};
     struct curl_slist *h = NULL;
     const char *key = getenv("FEATUREBASE_API_KEY"), *ca = getenv("RAW_CURL_CAINFO");
-    char auth[512];
+    char auth[512], agent[256];
     long calls;
     double t0;
     CURL *e;
@@ -91,7 +92,9 @@ int main(int argc, char **argv) {
     h = curl_slist_append(h, "Content-Type: application/json");
     h = curl_slist_append(h, "Accept: application/json");
     h = curl_slist_append(h, "Featurebase-Version: 2026-01-01.nova");
-    h = curl_slist_append(h, "User-Agent: raw_curl");
+    /* the same request bytes as the client it is compared with: libcurl formats every header byte */
+    snprintf(agent, sizeof agent, "User-Agent: %s", getenv("RAW_CURL_USER_AGENT") ? getenv("RAW_CURL_USER_AGENT") : "raw_curl");
+    h = curl_slist_append(h, agent);
     h = curl_slist_append(h, "Expect:");
     curl_easy_setopt(e, CURLOPT_URL, argv[1]);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
