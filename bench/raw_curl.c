@@ -6,6 +6,8 @@
  *                                 call that opens the connection)
  *   raw_curl URL BODY -       ->  the same for each count read from stdin, one per line, on one
  *                                 connection: lets bench/run.lua interleave it with the Lua client
+ *   raw_curl URL BODY 0       ->  only the first call (its connection included), then exit: the
+ *                                 start-up floor of any program linking libcurl (bench/run.lua)
  * The API key comes from $FEATUREBASE_API_KEY.
  */
 #include <curl/curl.h>
@@ -58,8 +60,8 @@ int main(int argc, char **argv) {
     long calls;
     double t0;
     CURL *e;
-    if (argc != 4 || ((calls = atol(argv[3])) < 1 && strcmp(argv[3], "-") != 0)) {
-        fprintf(stderr, "usage: %s URL BODY CALLS|- (key in $FEATUREBASE_API_KEY)\n", argv[0]);
+    if (argc != 4 || ((calls = atol(argv[3])) < 1 && strcmp(argv[3], "-") != 0 && strcmp(argv[3], "0") != 0)) {
+        fprintf(stderr, "usage: %s URL BODY CALLS|-|0 (key in $FEATUREBASE_API_KEY)\n", argv[0]);
         return 2;
     }
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", key ? key : "");
@@ -80,11 +82,11 @@ int main(int argc, char **argv) {
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, collect);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, &head);
     if (!run(e, &body, &head, 1)) return 1; /* warm-up: opens the connection */
-    if (strcmp(argv[3], "-") != 0) {
+    if (calls > 0) {
         t0 = now();
         if (!run(e, &body, &head, calls)) return 1;
         printf("%.9f\n", (now() - t0) / (double)calls);
-    } else {
+    } else if (strcmp(argv[3], "-") == 0) {
         char line[64];
         while (fgets(line, sizeof line, stdin) && (calls = atol(line)) > 0) {
             t0 = now();
