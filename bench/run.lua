@@ -390,8 +390,8 @@ line(("require + new + first call, fresh %s (median of %d)"):format(LUA, STARTS)
 print(("  %-58s %-10s %s"):format("  exec to exit: that program / a C program linking libcurl",
   ("%.2fx"):format(exec_ms("lua") / exec_ms("c_floor")), ("(%.2f ms / %.2f ms)"):format(exec_ms("lua"),
   exec_ms("c_floor"))))
-print(("  (its parts: loading the C core %.2f ms: the dynamic loader mapping core.so with libcurl and its %s shared "
-  .. "libraries, curl_global_init; the Lua modules %.2f ms (%d files); new %.2f ms; the first call %.2f ms)")
+print(("  (its parts: loading the C core %.2f ms: the dynamic loader mapping core.so and the %s shared libraries "
+  .. "ldd lists for it, curl_global_init; the Lua modules %.2f ms (%d files); new %.2f ms; the first call %.2f ms)")
   :format(ms("core"), capture("ldd $(find build -name core.so | head -1) | wc -l"):match("%d+") or "?", ms("lua"),
   median(start.modules), ms("new"), ms("call")))
 print(("  (floor: a C program linking libcurl, from exec to its first answer, %.2f ms; the bare %s %.2f ms; all "
