@@ -8,6 +8,8 @@
  *                                 connection: lets bench/run.lua interleave it with the Lua client;
  *                                 a line "GET URL" instead does one GET on that same connection and
  *                                 prints the answer's body on one line
+ *   raw_curl URL BODY 0       ->  only the first call (its connection included), then exit: the
+ *                                 start-up floor of any program linking libcurl (bench/run.lua)
  * The API key comes from $FEATUREBASE_API_KEY, the User-Agent from $RAW_CURL_USER_AGENT (bench/run.lua
  * gives featurebase's, so that both send the same bytes). Over https:// the handle is set up as featurebase's
  * (src/fb_net.c): HTTP/2 offered by ALPN (CURL_HTTP_VERSION_2TLS), and $RAW_CURL_CAINFO, when set,
@@ -81,8 +83,8 @@ int main(int argc, char **argv) {
     long calls;
     double t0;
     CURL *e;
-    if (argc != 4 || ((calls = atol(argv[3])) < 1 && strcmp(argv[3], "-") != 0)) {
-        fprintf(stderr, "usage: %s URL BODY CALLS|- (key in $FEATUREBASE_API_KEY)\n", argv[0]);
+    if (argc != 4 || ((calls = atol(argv[3])) < 1 && strcmp(argv[3], "-") != 0 && strcmp(argv[3], "0") != 0)) {
+        fprintf(stderr, "usage: %s URL BODY CALLS|-|0 (key in $FEATUREBASE_API_KEY)\n", argv[0]);
         return 2;
     }
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", key ? key : "");
@@ -114,11 +116,11 @@ int main(int argc, char **argv) {
         curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     }
     if (!run(e, &body, &head, 1)) return 1; /* warm-up: opens the connection */
-    if (strcmp(argv[3], "-") != 0) {
+    if (calls > 0) {
         t0 = now();
         if (!run(e, &body, &head, calls)) return 1;
         printf("%.9f\n", (now() - t0) / (double)calls);
-    } else {
+    } else if (strcmp(argv[3], "-") == 0) {
         char line[4096];
         while (fgets(line, sizeof line, stdin)) {
             if (strncmp(line, "GET ", 4) == 0) {

@@ -363,12 +363,31 @@ local mem_us = M.fb_create(MEMORY_CALLS) * 1e6
 local rss1, heap1 = rss(), collectgarbage("count")
 local growth = (rss1 - rss0) / 1048576
 
--- Start-up: a fresh interpreter running require("featurebase") + new + the first call (bench/startup.lua).
-local starts, loads = {}, {}
-for i = 1, STARTS do
-  local out = capture(("%s bench/startup.lua '%s' '%s'"):format(LUA, base, KEY))
-  local total, load = out:match("^(%S+) (%S+)")
-  starts[i], loads[i] = assert(tonumber(total), "bench/startup.lua: " .. out), tonumber(load)
+-- Start-up: a fresh interpreter running require("featurebase") + new + the first call (bench/startup.lua
+-- times it and its parts), and the same program (bare: no clock) from exec to exit beside its floors: the
+-- shell that starts each command, the bare interpreter, and a C program linking libcurl that makes the
+-- same first call and exits (bench/out/raw_curl URL BODY 0). Interleaved; medians of STARTS.
+local PARTS = { "total", "core", "lua", "new", "call", "modules" }
+local EXEC = {
+  { "shell", "exec true" },
+  { "interpreter", ("exec %s -e ''"):format(LUA) },
+  { "c_floor", ("FEATUREBASE_API_KEY=%s exec %s '%s' '%s' 0"):format(KEY, RAW_CURL, base .. "/v2/conversations",
+    c_body) },
+  { "lua", ("exec %s bench/startup.lua '%s' '%s' bare"):format(LUA, base, KEY) },
+}
+local start, exec = {}, {}
+for _ = 1, STARTS do
+  local out, i = capture(("%s bench/startup.lua '%s' '%s'"):format(LUA, base, KEY)), 0
+  for v in out:gmatch("%S+") do
+    i = i + 1
+    add(start, PARTS[i], assert(tonumber(v), "bench/startup.lua: " .. out))
+  end
+  assert(i == #PARTS, "bench/startup.lua: " .. out)
+  for _, e in ipairs(EXEC) do
+    local t0 = core.now()
+    capture(e[2])
+    add(exec, e[1], core.now() - t0)
+  end
 end
 
 client:close()
@@ -431,12 +450,22 @@ line(("RSS growth over %d creates (%.1f us/call)"):format(MEMORY_CALLS, mem_us),
   ("< %d MiB"):format(TARGET.memory_mib), growth < TARGET.memory_mib)
 print(("  (Lua heap %.0f KiB -> %.0f KiB; RSS %.1f -> %.1f MiB)"):format(heap0, heap1, rss0 / 1048576,
   rss1 / 1048576))
-local st = median(starts) * 1e3
+local function ms(part) return median(start[part]) * 1e3 end
+local st = ms("total")
+local shell = median(exec.shell)
+local function exec_ms(name) return (median(exec[name]) - shell) * 1e3 end
 line(("require + new + first call, fresh %s (median of %d)"):format(LUA, STARTS), ("%.2f ms"):format(st),
   ("< %d ms"):format(TARGET.start_ms), st < TARGET.start_ms)
-print(("  (of which loading the C core: %.2f ms: the dynamic loader mapping libcurl and its %s shared libraries, "
-  .. "curl_global_init)"):format(median(loads) * 1e3, capture("ldd $(find build -name core.so | head -1) | wc -l")
-  :match("%d+") or "?"))
+print(("  %-58s %-10s %s"):format("  exec to exit: that program / a C program linking libcurl",
+  ("%.2fx"):format(exec_ms("lua") / exec_ms("c_floor")), ("(%.2f ms / %.2f ms)"):format(exec_ms("lua"),
+  exec_ms("c_floor"))))
+print(("  (its parts: loading the C core %.2f ms: the dynamic loader mapping core.so and the %s shared libraries "
+  .. "ldd lists for it, curl_global_init; the Lua modules %.2f ms (%d files); new %.2f ms; the first call %.2f ms)")
+  :format(ms("core"), capture("ldd $(find build -name core.so | head -1) | wc -l"):match("%d+") or "?", ms("lua"),
+  median(start.modules), ms("new"), ms("call")))
+print(("  (floor: a C program linking libcurl, from exec to its first answer, %.2f ms; the bare %s %.2f ms; all "
+  .. "from exec to exit, less the %.2f ms of the shell that starts them)"):format(exec_ms("c_floor"), LUA,
+  exec_ms("interpreter"), shell * 1e3))
 -- The HTTPS comparison holds only if both sides spoke the same protocol on one connection each.
 local fi, rc, rr = tls_info.featurebase, tls_info.raw_create, tls_info.raw_reply
 local handshakes = math.max(fi.handshakes, rc.handshakes, rr.handshakes)

@@ -69,30 +69,39 @@ M.Client = client_mod.Client
 
 -- Helpers (featurebase.helpers): images as data URIs; readers of results; the API's enumerations.
 -- The client helpers (start_conversation, add_note, ...) are methods of featurebase.Client.
--- Assigned one by one so that editors (LuaLS) see each with its annotations.
-local helpers = require("featurebase.helpers")
-M.image = helpers.image
-M.sniff_image = helpers.sniff_image
-M.parts = helpers.parts
-M.is_note = helpers.is_note
-M.is_message = helpers.is_message
-M.author = helpers.author
-M.is_from_contact = helpers.is_from_contact
-M.PART_TYPES = helpers.constants.PART_TYPES
-M.MESSAGE_PART_TYPES = helpers.constants.MESSAGE_PART_TYPES
-M.STATES = helpers.constants.STATES
-M.CHANNELS = helpers.constants.CHANNELS
-M.PART_CHANNELS = helpers.constants.PART_CHANNELS
-M.PARTICIPANT_TYPES = helpers.constants.PARTICIPANT_TYPES
-M.AUTHOR_TYPES = helpers.constants.AUTHOR_TYPES
-M.MESSAGE_TYPES = helpers.constants.MESSAGE_TYPES
-M.USER_TYPES = helpers.constants.USER_TYPES
-M.DELIVERED_AS = helpers.constants.DELIVERED_AS
-M.BOT_STATES = helpers.constants.BOT_STATES
-M.TAG_ACTOR_TYPES = helpers.constants.TAG_ACTOR_TYPES
-M.TAG_ACTIONS = helpers.constants.TAG_ACTIONS
-M.WORKFLOW_EVENT_TYPES = helpers.constants.WORKFLOW_EVENT_TYPES
-M.CSAT_STATUSES = helpers.constants.CSAT_STATUSES
-M.CSAT_EMAIL_STATUSES = helpers.constants.CSAT_EMAIL_STATUSES
-M.RATED_AGENT_TYPES = helpers.constants.RATED_AGENT_TYPES
+-- Assigned one by one so that editors (LuaLS) see each with its annotations, at the first lookup of
+-- a name this module does not have: a program that only makes API calls never loads them (start-up).
+local function install_helpers()
+  local helpers = require("featurebase.helpers")
+  M.image = helpers.image
+  M.sniff_image = helpers.sniff_image
+  M.parts = helpers.parts
+  M.is_note = helpers.is_note
+  M.is_message = helpers.is_message
+  M.author = helpers.author
+  M.is_from_contact = helpers.is_from_contact
+  M.PART_TYPES = helpers.constants.PART_TYPES
+  M.MESSAGE_PART_TYPES = helpers.constants.MESSAGE_PART_TYPES
+  M.STATES = helpers.constants.STATES
+  M.CHANNELS = helpers.constants.CHANNELS
+  M.PART_CHANNELS = helpers.constants.PART_CHANNELS
+  M.PARTICIPANT_TYPES = helpers.constants.PARTICIPANT_TYPES
+  M.AUTHOR_TYPES = helpers.constants.AUTHOR_TYPES
+  M.MESSAGE_TYPES = helpers.constants.MESSAGE_TYPES
+  M.USER_TYPES = helpers.constants.USER_TYPES
+  M.DELIVERED_AS = helpers.constants.DELIVERED_AS
+  M.BOT_STATES = helpers.constants.BOT_STATES
+  M.TAG_ACTOR_TYPES = helpers.constants.TAG_ACTOR_TYPES
+  M.TAG_ACTIONS = helpers.constants.TAG_ACTIONS
+  M.WORKFLOW_EVENT_TYPES = helpers.constants.WORKFLOW_EVENT_TYPES
+  M.CSAT_STATUSES = helpers.constants.CSAT_STATUSES
+  M.CSAT_EMAIL_STATUSES = helpers.constants.CSAT_EMAIL_STATUSES
+  M.RATED_AGENT_TYPES = helpers.constants.RATED_AGENT_TYPES
+end
+setmetatable(M, { __index = function(_, name)
+  install_helpers()
+  setmetatable(M, nil)
+  return M[name]
+end })
+
 return M

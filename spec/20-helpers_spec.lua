@@ -224,3 +224,23 @@ describe("helpers", function()
     end)
   end)
 end)
+
+describe("loading the helpers", function()
+  -- In a fresh interpreter: featurebase.helpers and featurebase.import are loaded at the first use of
+  -- one of their names (start-up time), not by require("featurebase"), new or an API call.
+  it("waits for the first use of one of their names", function()
+    local srv = H.server()
+    local out = H.run_lua("", ([[
+      local featurebase = require("featurebase")
+      local function loaded(name) return package.loaded["featurebase." .. name] and name or "-" end
+      local client = assert(featurebase.new({ api_key = %q, base_url = %q }))
+      assert(client:create_conversation({ from = { type = "contact", id = %q }, bodyMarkdown = "Hi" }))
+      io.write(loaded("helpers"), " ", loaded("import"), "; ")
+      io.write(featurebase.STATES[1], " ", type(featurebase.image), " ", loaded("helpers"), " ", loaded("import"), "; ")
+      io.write(type(client.start_conversation), " ", type(client.import), " ", loaded("import"), "; ")
+      io.write(tostring(featurebase.no_such_name), " ", tostring(client.no_such_method))]]):format(H.KEY, srv.url,
+      H.CONTACT))
+    srv:stop()
+    assert.are.equal("- -; open function helpers -; function function import; nil nil", out)
+  end)
+end)

@@ -405,8 +405,13 @@ function M.concurrency(opts, method, level)
 end
 
 -- The helpers (start_conversation, reply_as_admin, add_note, ...) and client:import are methods
--- of this same class, on every transport.
-require("featurebase.helpers").install(Client)
-require("featurebase.import").install(Client)
+-- of this same class, on every transport. Their modules are installed at the first lookup of a name
+-- the class does not have: a program that only makes API calls never loads them (start-up time).
+setmetatable(Client, { __index = function(_, name)
+  require("featurebase.helpers").install(Client)
+  require("featurebase.import").install(Client)
+  setmetatable(Client, nil)
+  return Client[name]
+end })
 
 return M

@@ -6,7 +6,7 @@
 -- type raises naming the helper's argument. Also here: `featurebase.image` (markdown with a base64
 -- data URI), readers for results (`parts`, `is_note`, `author`, ...) and the API's enumerations.
 --
--- Not required directly: `require("featurebase")` installs all of it.
+-- Not required directly: `require("featurebase")` installs all of it (at the first use of one of its names).
 -- @module featurebase.helpers
 local core = require("featurebase.core_loader").load()
 
