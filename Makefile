@@ -93,8 +93,9 @@ clean:
 
 # Benchmarks (not tests; see README "Performance"): sequential calls against a local nginx over HTTP
 # and HTTPS/HTTP2, side by side with bench/raw_curl.c, bench/diy_lua_curl.lua (lua-curl + cjson,
-# LuaJIT), luasocket and curl processes; large answers; memory over 100,000 calls; start-up. Then the
-# concurrency benchmark, when present, and its chart (gnuplot, installed here on demand).
+# LuaJIT), luasocket and curl processes; large answers; memory over 100,000 calls; start-up; the same
+# call in instructions (bench/instructions.lua, callgrind). Then the concurrency benchmark and its
+# chart (gnuplot, installed here on demand).
 BENCH_LUAS ?= lua5.4 luajit
 
 .PHONY: bench
@@ -103,12 +104,21 @@ bench: deps
 	@status=0; for l in $(BENCH_LUAS); do \
 	  echo "== bench on $$l: $$l bench/run.lua"; \
 	  LUA_PATH="$(LUA_PATHS);;" LUA_CPATH="./build/$$l/?.so;;" $$l bench/run.lua || status=1; \
+	  LUA_PATH="$(LUA_PATHS);;" LUA_CPATH="./build/$$l/?.so;;" $$l bench/instructions.lua || status=1; \
 	done; \
 	if [ -f bench/concurrency.lua ]; then \
 	  $(MAKE) --no-print-directory bench-concurrency || status=1; \
 	  sh bench/plot.sh || status=1; \
 	fi; \
 	exit $$status
+
+# The profile behind the ratios: instructions per call (callgrind), featurebase split into its parts.
+.PHONY: bench-instructions
+bench-instructions: deps
+	@$(MAKE) --no-print-directory $(BENCH_LUAS:%=build/%/featurebase/core.so) bench/out/raw_curl
+	@for l in $(BENCH_LUAS); do \
+	  LUA_PATH="$(LUA_PATHS);;" LUA_CPATH="./build/$$l/?.so;;" $$l bench/instructions.lua || exit 1; \
+	done
 
 bench/out/raw_curl: bench/raw_curl.c
 	@mkdir -p $(@D)
