@@ -1,6 +1,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 #include "fb_validate.h"
@@ -34,7 +35,13 @@ static long utf8_length(const unsigned char *s, size_t n) {
         unsigned char c = s[i];
         size_t k;
         unsigned long cp;
-        if (c < 0x80) { i++; count++; continue; }
+        if (c < 0x80) {
+            /* ASCII, most text: 8 bytes at a time while no byte has its high bit set */
+            uint64_t w;
+            while (n - i >= 8 && (memcpy(&w, s + i, 8), (w & 0x8080808080808080ull) == 0)) i += 8, count += 8;
+            if (i < n && s[i] < 0x80) i++, count++;
+            continue;
+        }
         if (c >= 0xC2 && c <= 0xDF) { k = 1; cp = c & 0x1F; }
         else if (c >= 0xE0 && c <= 0xEF) { k = 2; cp = c & 0x0F; }
         else if (c >= 0xF0 && c <= 0xF4) { k = 3; cp = c & 0x07; }
