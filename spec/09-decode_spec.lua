@@ -128,7 +128,8 @@ describe("removing JSON nulls", function()
 
   it("cuts null members and elements with their commas, in any position and spacing", function()
     for _, b in ipairs({ '{"a":null}', '{"a":null,"b":1}', '{"b":1,"a":null}', '{"b":1,"a":null,"c":2}',
-      '[null]', '[null,null]', '[1,null]', '[null,1]', '[1,null,2]', '[null,null,1,null]', '[[],{},null,[null],{"a":null}]',
+      '[null]', '[null,null]', '[1,null]', '[null,1]', '[1,null,2]', '[null,null,1,null]',
+      '[[],{},null,[null],{"a":null}]',
       ' { "a" : null , "b" : [ null , { "c" : null } , null ] } ', '[null,\t\r\n1]', '{"a":{"b":null},"b":null}' }) do
       check(b)
     end
@@ -136,7 +137,8 @@ describe("removing JSON nulls", function()
   end)
 
   it("leaves null inside strings alone, with escaped quotes and backslashes", function()
-    for _, b in ipairs({ '{"x":"null","y":"\\"null\\"","z":null}', '{"x":"a\\\\","y":null}', '{"x":"a\\\\\\"","y":null}',
+    for _, b in ipairs({ '{"x":"null","y":"\\"null\\"","z":null}', '{"x":"a\\\\","y":null}',
+      '{"x":"a\\\\\\"","y":null}',
       '["\\",null,\\"",null]', '{"null":null,"n":"null,"}', '["[null,{",null]', '{"k\\/":null}' }) do
       check(b)
     end
@@ -154,7 +156,8 @@ describe("removing JSON nulls", function()
 
   it("gives cjson's own error for invalid texts around a null", function()
     for _, b in ipairs({ '[null,]', '[,null]', '{"a":null,}', '{,"a":null}', '{"a":1 "b":null}', '[1 null]', '[nulll]',
-      '[nul]', '[null1]', '[null\f]', '{"a":null', '[null', '[null]x', '{"a\0":null}', '["a\0",null]', '[0x10,null]', '[Infinity,null]',
+      '[nul]', '[null1]', '[null\f]', '{"a":null', '[null', '[null]x', '{"a\0":null}', '["a\0",null]', '[0x10,null]',
+      '[Infinity,null]',
       '{"a"null}', '{"a"::null}', '[null:1]', '{"a":null]', '[null}' }) do
       check(b)
     end

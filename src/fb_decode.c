@@ -298,7 +298,7 @@ bail:
 static int json_decode(lua_State *L, const char *s, size_t n, int idx) {
     int base = lua_gettop(L), scan, ok;
     idx = idx ? fb_absindex(L, idx) : 0;
-    scan = drop_nulls(L, s, n);
+    scan = s ? drop_nulls(L, s, n) : SCAN_BAIL; /* not a string: cjson says so */
     lua_getfield(L, LUA_REGISTRYINDEX, FB_CJSON_DECODE);
     if (scan == SCAN_CUT) lua_pushvalue(L, -2);
     else if (idx) lua_pushvalue(L, idx);
