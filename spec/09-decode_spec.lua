@@ -108,3 +108,72 @@ describe("decoding a conversation", function()
     assert.are.equal("<html>bad gateway</html>", err.body)
   end)
 end)
+
+-- Nulls become nil: the result must be what cjson.decode followed by removing the nulls from the
+-- tree gives (arrays closing up), on valid and invalid texts alike.
+describe("removing JSON nulls", function()
+  local fresh = cjson.new() -- cjson's defaults, like the core's own instance
+
+  local function check(body)
+    local ok, want = pcall(fresh.decode, body)
+    local v, err = core.decode({ status = 200, headers = {}, body = body })
+    if ok and type(want) == "table" then
+      assert.are.same(expected(want), v, body)
+    else
+      assert.is_nil(v, body)
+      local msg = "the server answered 200 but the body is not a JSON object" .. (ok and "" or ": " .. want)
+      assert.are.equal(msg, err.message, body)
+    end
+  end
+
+  it("removes null members and elements, in any position and spacing", function()
+    for _, b in ipairs({ '{"a":null}', '{"a":null,"b":1}', '{"b":1,"a":null}', '{"b":1,"a":null,"c":2}',
+      '[null]', '[null,null]', '[1,null]', '[null,1]', '[1,null,2]', '[null,null,1,null]',
+      '[[],{},null,[null],{"a":null}]',
+      ' { "a" : null , "b" : [ null , { "c" : null } , null ] } ', '[null,\t\r\n1]', '{"a":{"b":null},"b":null}' }) do
+      check(b)
+    end
+    assert.are.same({ b = { 1 } }, core.decode({ status = 200, headers = {}, body = '{"a":null,"b":[null,1,null]}' }))
+  end)
+
+  it("leaves null inside strings alone, with escaped quotes and backslashes", function()
+    for _, b in ipairs({ '{"x":"null","y":"\\"null\\"","z":null}', '{"x":"a\\\\","y":null}',
+      '{"x":"a\\\\\\"","y":null}',
+      '["\\",null,\\"",null]', '{"null":null,"n":"null,"}', '["[null,{",null]', '{"k\\/":null}' }) do
+      check(b)
+    end
+    local v = assert(core.decode({ status = 200, headers = {}, body = '{"x":"\\",\\"y\\":null","z":null}' }))
+    assert.are.same({ x = '","y":null' }, v)
+  end)
+
+  it("gives the last value of a repeated key, as cjson does", function()
+    for _, b in ipairs({ '{"a":1,"a":null}', '{"a":null,"a":1}', '{"a":1,"\\u0061":null}', '{"\\u0061":1,"a":null}',
+      '{"":1,"":null}', '{"k":[null],"k":null}' }) do
+      check(b)
+    end
+    assert.are.same({}, core.decode({ status = 200, headers = {}, body = '{"a":1,"a":null}' }))
+  end)
+
+  it("gives cjson's own error for invalid texts around a null", function()
+    for _, b in ipairs({ '[null,]', '[,null]', '{"a":null,}', '{,"a":null}', '{"a":1 "b":null}', '[1 null]', '[nulll]',
+      '[nul]', '[null1]', '[null\f]', '{"a":null', '[null', '[null]x', '{"a\0":null}', '["a\0",null]', '[0x10,null]',
+      '[Infinity,null]',
+      '{"a"null}', '{"a"::null}', '[null:1]', '{"a":null]', '[null}' }) do
+      check(b)
+    end
+  end)
+
+  it("reads up to a NUL byte as cjson does, and keeps a top-level null a decode error", function()
+    for _, b in ipairs({ '[null]\0', '{"a":null}\0garbage', '[1,null\0]', 'null', ' null ', '"null"' }) do
+      check(b)
+    end
+  end)
+
+  it("keeps cjson's depth limit", function()
+    for _, d in ipairs({ 998, 999, 1000, 1001 }) do
+      check(("["):rep(d) .. "null" .. ("]"):rep(d))
+      check(("{\"a\":"):rep(d) .. "null" .. ("}"):rep(d))
+      check(("[null,"):rep(d) .. "1" .. ("]"):rep(d))
+    end
+  end)
+end)

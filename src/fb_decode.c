@@ -8,50 +8,64 @@
 #define MAX_RAW_BODY 4096 /* how much of a non-JSON error body an error keeps */
 
 /* JSON null (cjson.null, a NULL light userdata) becomes nil: object fields vanish, and arrays
- * close up so they stay sequences. */
+ * close up so they stay sequences. cjson makes two kinds of table: arrays, a sequence 1..n of
+ * non-nil values (a null is a light userdata), and objects, whose keys are all strings (so their
+ * length is 0). An empty array is walked as an object with no keys. */
 static void strip_nulls(lua_State *L, int t, int depth) {
-    lua_Integer max_index = 0;
-    int holes = 0;
+    size_t n;
     /* cjson refuses deeper documents anyway. Each level holds a key and a value on the Lua stack,
      * which only guarantees LUA_MINSTACK slots: a deeply nested body overflowed it (found by fuzzing). */
     if (depth > 1000 || !lua_checkstack(L, 4)) return;
     t = fb_absindex(L, t);
-    lua_pushnil(L);
-    while (lua_next(L, t)) {
-        if (lua_type(L, -1) == LUA_TLIGHTUSERDATA && lua_touserdata(L, -1) == NULL) {
-            lua_pop(L, 1);
-            lua_pushvalue(L, -1);
-            lua_pushnil(L);
-            lua_rawset(L, t); /* clearing an existing field during traversal is allowed */
-            if (lua_type(L, -1) == LUA_TNUMBER) holes = 1;
-            continue;
-        }
-        if (lua_type(L, -2) == LUA_TNUMBER && lua_tonumber(L, -2) > (lua_Number)max_index)
-            max_index = (lua_Integer)lua_tonumber(L, -2);
-        if (lua_istable(L, -1)) strip_nulls(L, -1, depth + 1);
-        lua_pop(L, 1);
-    }
-    if (holes) {
-        lua_Integer i, j = 1;
-        for (i = 1; i <= max_index; i++) {
+    n = fb_rawlen(L, t);
+    if (n > 0) {
+        size_t i, j = 1;
+        for (i = 1; i <= n; i++) {
             lua_rawgeti(L, t, (int)i);
-            if (lua_isnil(L, -1)) { lua_pop(L, 1); continue; }
-            if (i != j) {
-                lua_rawseti(L, t, (int)j);
-                lua_pushnil(L);
-                lua_rawseti(L, t, (int)i);
-            } else lua_pop(L, 1);
+            switch (lua_type(L, -1)) {
+            case LUA_TLIGHTUSERDATA:
+                if (lua_touserdata(L, -1) == NULL) { lua_pop(L, 1); continue; }
+                break;
+            case LUA_TTABLE: strip_nulls(L, -1, depth + 1); break;
+            default: break;
+            }
+            if (i != j) lua_rawseti(L, t, (int)j);
+            else lua_pop(L, 1);
             j++;
         }
+        for (; j <= n; j++) {
+            lua_pushnil(L);
+            lua_rawseti(L, t, (int)j);
+        }
+        return;
+    }
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        switch (lua_type(L, -1)) {
+        case LUA_TLIGHTUSERDATA:
+            if (lua_touserdata(L, -1) == NULL) {
+                lua_pop(L, 1);
+                lua_pushvalue(L, -1);
+                lua_pushnil(L);
+                lua_rawset(L, t); /* clearing an existing field during traversal is allowed */
+                continue;
+            }
+            break;
+        case LUA_TTABLE: strip_nulls(L, -1, depth + 1); break;
+        default: break;
+        }
+        lua_pop(L, 1);
     }
 }
 
-/* Decodes the string at idx; pushes the value and returns 1, or pushes cjson's message and
- * returns 0. cjson raises on bad input, so it runs under pcall. */
-static int json_decode(lua_State *L, int idx) {
-    idx = fb_absindex(L, idx);
+/* Decodes the JSON text s[0..n), which is also the Lua string at idx when idx is not 0 (no second
+ * copy then): pushes the value and returns 1, or pushes cjson's message and returns 0. cjson
+ * raises on bad input, so it runs under pcall. */
+static int json_decode(lua_State *L, const char *s, size_t n, int idx) {
+    idx = idx ? fb_absindex(L, idx) : 0;
     lua_getfield(L, LUA_REGISTRYINDEX, FB_CJSON_DECODE);
-    lua_pushvalue(L, idx);
+    if (idx) lua_pushvalue(L, idx);
+    else lua_pushlstring(L, s, n);
     if (lua_pcall(L, 1, 1, 0) != 0) return 0;
     if (lua_istable(L, -1)) strip_nulls(L, -1, 0);
     return 1;
@@ -59,7 +73,9 @@ static int json_decode(lua_State *L, int idx) {
 
 /* The same, for other files of the core (webhook bodies). */
 int fb_decode_json(lua_State *L, int idx) {
-    return json_decode(L, idx);
+    size_t n;
+    const char *s = lua_tolstring(L, idx, &n);
+    return json_decode(L, s, n, idx);
 }
 
 static const char *status_text(lua_Integer status) {
@@ -136,11 +152,11 @@ void fb_decode_info(lua_State *L, int t, int headers) {
  * "decode" error; anything else -> nil, "http" error with the status, headers (the table at index
  * headers, or nil), request id, decoded body and the server's message: {"error": {"type", "code",
  * "message", "param", "status"}}, or a flat {"message": ...} as some answers have. Returns 1 or 2. */
-int fb_decode_push(lua_State *L, int status, int headers, const char *body, size_t n) {
+static int decode_push(lua_State *L, int status, int headers, const char *body, size_t n, int idx) {
     int ok, err, value, base = lua_gettop(L);
     headers = fb_absindex(L, headers);
-    lua_pushlstring(L, body, n);
-    ok = json_decode(L, -1);
+    lua_pushnil(L); /* a slot for the result */
+    ok = json_decode(L, body, n, idx);
     value = lua_gettop(L); /* the value, or cjson's message */
 
     if (status >= 200 && status < 300) {
@@ -195,6 +211,10 @@ int fb_decode_push(lua_State *L, int status, int headers, const char *body, size
     return 2;
 }
 
+int fb_decode_push(lua_State *L, int status, int headers, const char *body, size_t n) {
+    return decode_push(L, status, headers, body, n, 0);
+}
+
 /* core.decode(response) -> value | nil, err, where response is {status=, headers=, body=} as a
  * Lua transport (OpenResty's cosockets) produces it; the libcurl transports decode in C. Sets
  * response.request_id and response.rate_limit, as those transports' responses have them. */
@@ -213,7 +233,7 @@ static int fb_decode_decode(lua_State *L) {
                   1, "response.status must be a whole number from 0 to 999");
     body = lua_tolstring(L, 4, &n);
     fb_decode_info(L, 1, 3); /* the response as the pipeline hands it on, like the C transports' */
-    return fb_decode_push(L, (int)lua_tonumber(L, 2), 3, body, n);
+    return decode_push(L, (int)lua_tonumber(L, 2), 3, body, n, 4);
 }
 
 void fb_decode_init(lua_State *L) {
