@@ -225,20 +225,10 @@ end
 
 -- Client helpers -----------------------------------------------------------------------------------
 
-local Client -- featurebase.Client, set by install
-
-local function check_self(self, method)
-  if getmetatable(self) ~= Client then
-    error(("bad argument #1 to '%s' (featurebase.Client expected, got %s: call it as client:%s(...))")
-      :format(method, type(self), method), 3)
-  end
-end
-
-local function check_string(v, n, method, what)
-  if type(v) ~= "string" then
-    error(("bad argument #%d to '%s' (%s expected, got %s)"):format(n, method, what, type(v)), 3)
-  end
-end
+-- Misuse raises at the helper's caller, with the client's own checks (client.lua requires this file
+-- only when a helper is first used, so there is no cycle).
+local client = require("featurebase.client")
+local check_client, check_arg = client.check_client, client.check_arg
 
 -- Splits a helper's options into params fields (the names in `fields`) and per-call options
 -- (everything else: timeout, max_retries, ..., which the client checks by name).
@@ -274,9 +264,9 @@ local H = {}
 ---@return featurebase.Error|nil err
 ---@return featurebase.Response|nil response
 function H:start_conversation(contact_id, markdown, opts)
-  check_self(self, "start_conversation")
-  check_string(contact_id, 1, "start_conversation", "contact id")
-  check_string(markdown, 2, "start_conversation", "markdown string")
+  check_client(self, "start_conversation", 2)
+  check_arg(contact_id, "string", 1, "start_conversation", 2, "contact id")
+  check_arg(markdown, "string", 2, "start_conversation", 2, "markdown string")
   local params, call = split(opts, CREATE_FIELDS,
     { from = { type = "contact", id = contact_id }, bodyMarkdown = markdown }, 3, "start_conversation")
   return self:create_conversation(params, call)
@@ -292,7 +282,7 @@ end
 ---@return featurebase.Error|nil err
 ---@return featurebase.Response|nil response
 function H:reply_as_contact(conversation_id, who, markdown, opts)
-  check_self(self, "reply_as_contact")
+  check_client(self, "reply_as_contact", 2)
   local params = { type = "contact", messageType = "reply", bodyMarkdown = markdown }
   if type(who) == "string" then
     params.id = who
@@ -307,16 +297,16 @@ function H:reply_as_contact(conversation_id, who, markdown, opts)
     error(("bad argument #2 to 'reply_as_contact' (contact id or {userId = ...} expected, got %s)")
       :format(type(who)), 2)
   end
-  check_string(markdown, 3, "reply_as_contact", "markdown string")
+  check_arg(markdown, "string", 3, "reply_as_contact", 2, "markdown string")
   local call
   params, call = split(opts, REPLY_FIELDS, params, 4, "reply_as_contact")
   return self:reply(conversation_id, params, call)
 end
 
 local function admin_reply(self, method, conversation_id, admin_id, markdown, opts, message_type)
-  check_self(self, method)
-  check_string(admin_id, 2, method, "admin id")
-  check_string(markdown, 3, method, "markdown string")
+  check_client(self, method, 2)
+  check_arg(admin_id, "string", 2, method, 2, "admin id")
+  check_arg(markdown, "string", 3, method, 2, "markdown string")
   local params, call = split(opts, REPLY_FIELDS,
     { type = "admin", id = admin_id, messageType = message_type, bodyMarkdown = markdown }, 4, method)
   return self:reply(conversation_id, params, call)
@@ -374,10 +364,10 @@ end
 ---@return featurebase.Error|nil err
 ---@return featurebase.Response|nil response
 function H:message_contacts(admin_id, contact_ids, markdown, opts)
-  check_self(self, "message_contacts")
-  check_string(admin_id, 1, "message_contacts", "admin id")
+  check_client(self, "message_contacts", 2)
+  check_arg(admin_id, "string", 1, "message_contacts", 2, "admin id")
   local ids = id_list(contact_ids, 2, "message_contacts", "contact_ids", 3)
-  check_string(markdown, 3, "message_contacts", "markdown string")
+  check_arg(markdown, "string", 3, "message_contacts", 2, "markdown string")
   local params, call = split(opts, { subject = true, createdAt = true }, {
     from = { type = "admin", id = admin_id }, channel = "desktop", bodyMarkdown = markdown,
     recipients = { to = { ids = ids } },
@@ -417,7 +407,7 @@ end
 ---@return featurebase.Error|nil err
 ---@return featurebase.Response|nil response
 function H:send_email(args, opts)
-  check_self(self, "send_email")
+  check_client(self, "send_email", 2)
   if type(args) ~= "table" then
     error(("bad argument #1 to 'send_email' (table expected, got %s)"):format(type(args)), 2)
   end
@@ -446,8 +436,7 @@ end
 --- Installs the client helpers as methods of featurebase.Client.
 ---@param client_class table featurebase.Client
 function M.install(client_class)
-  Client = client_class
-  for name, f in pairs(H) do Client[name] = f end
+  for name, f in pairs(H) do client_class[name] = f end
 end
 
 return M
