@@ -121,9 +121,18 @@ static int fb_client_new(lua_State *L) {
             /* the key's bytes, made printable: an error is one line (empty and \n keys found by fuzzing) */
             char shown[64];
             const char *name = k ? fb_validate_printable(k, klen, shown, sizeof shown) : "(a non-string key)";
-            return option_error(L, name, "is not a known client option (api_key, base_url, version, timeout, "
-                                         "connect_timeout, stall_timeout, max_response_size, allow_insecure_http, "
-                                         "ca_file, ca_path, proxy, no_proxy, max_retries, retry_unsafe, max_retry_wait, deadline, max_request_size, log)");
+            /* featurebase.new refuses unknown names first, naming every option (options.lua): this
+             * is core.new's own list, the one above */
+            luaL_Buffer b;
+            luaL_buffinit(L, &b);
+            luaL_addstring(&b, "is not a known option of the C core (");
+            for (i = 0; option_keys[i]; i++) {
+                if (i) luaL_addstring(&b, ", ");
+                luaL_addstring(&b, option_keys[i]);
+            }
+            luaL_addstring(&b, ")");
+            luaL_pushresult(&b);
+            return option_error(L, name, lua_tostring(L, -1));
         }
     }
 
