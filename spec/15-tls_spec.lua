@@ -351,7 +351,10 @@ describe("TLS and proxy options", function()
     end
     local c, err = core.new({ api_key = H.KEY, no_such_option = 1 })
     assert.is_nil(c)
-    assert.matches("not a known client option", err.message, 1, true)
+    assert.matches("not a known option of the C core", err.message, 1, true)
+    for _, o in ipairs(options.list) do -- and it lists exactly the core's options
+      assert.are.equal(o.layer == "core", err.message:find("[(, ]" .. o.name .. "[,)]") ~= nil, o.name)
+    end
   end)
 
   it("no option turns certificate checks off: not even allow_insecure_http, the one named so", function()
