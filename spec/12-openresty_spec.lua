@@ -143,6 +143,18 @@ local APP = [[
       ngx.print(cjson.encode({ ok = ok, code = type(err) == "table" and err.code or tostring(err),
         listed = listed or false, refused = tostring(refused), again = pcall(client.run, client) }))
     } }
+    # /shared: one client for every request of the worker; an async call, then run()
+    location = /shared { content_by_lua_block {
+      local cjson = require("cjson")
+      local fb = require("featurebase.openresty")
+      ngx.req.read_body()
+      local q = cjson.decode(ngx.req.get_body_data())
+      package.loaded.fb_spec_shared = package.loaded.fb_spec_shared or assert(fb.new(q.options))
+      local client, got = package.loaded.fb_spec_shared, false
+      client:list_contacts_async(nil, function(page, err) got = page and page.object or tostring(err) end)
+      client:run()
+      ngx.print(got)
+    } }
     # a Featurebase answering in chunks (no Content-Length): base_url .../chunked
     location = /chunked/v2/conversations { content_by_lua_block {
       ngx.status = 201
@@ -405,6 +417,27 @@ describe("featurebase.openresty in nginx", function()
     assert.matches("run%(%) inside a callback would wait for that callback itself", out.refused)
     assert.is_true(out.again) -- the kept error was raised once
     assert.are.equal(3, #srv:requests())
+  end)
+
+  it("run() on a client shared by requests waits for its own request's calls only", function()
+    srv:script({ "delay=1000" })
+    local body = cjson.encode({ options = { api_key = H.KEY, base_url = srv.url } })
+    local slow = send(app.port, "POST", "/shared", body)
+    local t0 = socket.gettime()
+    while #srv:requests() == 0 do
+      assert(socket.gettime() - t0 < 5, "the slow call never reached the fake server")
+      socket.sleep(0.005)
+    end
+    local t1 = socket.gettime()
+    local status, out = request(app.port, "POST", "/shared", body)
+    local took = socket.gettime() - t1
+    assert.are.equal(200, status, out)
+    assert.are.equal("list", out)
+    assert.is_true(took < 0.5, ("the second request took %.0f ms"):format(took * 1000))
+    assert.are.equal(0, #socket.select({ slow }, nil, 0), "the slow call had already finished")
+    status, out = receive(slow)
+    assert.are.equal(200, status, out)
+    assert.are.equal("list", out)
   end)
 
   it("retries a 429 after Retry-After, sleeping with ngx.sleep", function()

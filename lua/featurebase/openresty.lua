@@ -6,7 +6,8 @@
 -- nginx's connection pool and TLS verified by `sslhandshake`. Validation, encoding and decoding are
 -- the C core's, the request pipeline is featurebase.client's. While it waits for Featurebase, the
 -- worker goes on serving every other request. The async forms run in light threads
--- (`ngx.thread.spawn`); `client:run()` waits for them.
+-- (`ngx.thread.spawn`); `client:run()` waits for the request's (or timer's) calls, those their
+-- callbacks start included.
 --
 --   local fb = require("featurebase.openresty")
 --   local client = assert(fb.new{ api_key = os.getenv("FEATUREBASE_API_KEY") })
@@ -379,7 +380,8 @@ local function spawn(self, fn)
       ngx.log(ngx.ERR, "featurebase.openresty: a callback raised: ", tostring(err))
       st.failures[#st.failures + 1] = err
     end
-    if st.pending == 0 and st.idle then st.idle:post(1) end
+    local waiting = st.pending == 0 and st.idle and -st.idle:count() -- run()s waiting (a negative count)
+    if waiting and waiting > 0 then st.idle:post(waiting) end
   end)
 end
 
