@@ -289,7 +289,9 @@ describe("async", function()
       local client = H.client(srv)
       srv:seed({ conversations = 5 })
       local returned, n, done = false, 0, nil
+      local refused
       client:list_contacts_async(nil, function()
+        refused = select(2, pcall(client.contacts, client))
         client:conversations_async({ limit = 2 }, function()
           assert.is_true(returned)
           n = n + 1
@@ -299,6 +301,8 @@ describe("async", function()
       client:run()
       assert.are.equal(5, n)
       assert.are.same({ true }, done)
+      -- the blocking pager is refused inside run(), naming its async form
+      assert.truthy(tostring(refused):find("use client:contacts_async(...)", 1, true), tostring(refused))
       client:close()
     end)
 

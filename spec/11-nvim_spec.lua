@@ -88,6 +88,7 @@ describe("Neovim", function()
     local r, text, ok = nvim("pages.lua", { FB_KEY = H.KEY, FB_URL = srv.url })
     assert.is_true(ok, text)
     assert.is_nil(r.error, text)
+    assert.are.equal("true", r.blocking_refused, text) -- the blocking pager names its async form
     assert.are.equal(table.concat(want, ","), r.all_ids, text)
     assert.are.equal("true", r.all_done, text)
     assert.are.equal("nil", r.all_err, text)

@@ -246,10 +246,11 @@ for _, ep in ipairs(core.api) do M.endpoints[ep.name] = ep end
 --- Paging: an iterator over every item of a list endpoint, across pages, fetching the next page
 -- only when needed. A failure raises the error value (a featurebase.Error): a list never ends
 -- early as if it were complete.
-local function pager(list_method)
+local function pager(list_method, method)
   return function(self, query, opts)
-    check_client(self, list_method, 2)
-    if query ~= nil then check_arg(query, "table", 1, list_method, 2) end
+    check_client(self, method, 2)
+    refuse_blocking(self, method) -- before the loop starts, naming the async form
+    if query ~= nil then check_arg(query, "table", 1, method, 2) end
     local q = {}
     for k, v in pairs(query or {}) do q[k] = v end
     local page, i, done = nil, 0, false
@@ -276,14 +277,14 @@ end
 ---@param query? featurebase.ListConversationsQuery
 ---@param opts? featurebase.CallOptions
 ---@return fun(): featurebase.Conversation|nil
-Client.conversations = pager("list_conversations")
+Client.conversations = pager("list_conversations", "conversations")
 
 --- Every contact, across pages: `for contact in client:contacts{ contactType = "all" } do ... end`.
 -- Raises a featurebase.Error when a page cannot be fetched.
 ---@param query? featurebase.ListContactsQuery
 ---@param opts? featurebase.CallOptions
 ---@return fun(): featurebase.Contact|nil
-Client.contacts = pager("list_contacts")
+Client.contacts = pager("list_contacts", "contacts")
 
 --- Paging without blocking, on every transport: the pages are fetched one after another with
 -- `list_async`, on_item(item) is called for each item in order (returning false stops: no further

@@ -17,6 +17,8 @@ local ok, err = pcall(function()
     return ids, done or {}, fast
   end
 
+  local refused_ok, refused = pcall(client.conversations, client, { limit = 10 })
+  out("blocking_refused", not refused_ok and tostring(refused):find("client:conversations_async", 1, true) ~= nil)
   local ids, done, fast = pages("conversations_async", { limit = 10 })
   out("all_ids", table.concat(ids, ","))
   out("all_done", done[1])
