@@ -206,6 +206,124 @@ describe("async", function()
     end)
   end)
 
+  describe("paging", function()
+    -- conversations_async until done, under client:run(); returns the items and what on_done got
+    local function page_all(client, query, on_item)
+      local items, done = {}, nil
+      client:conversations_async(query, function(conv)
+        items[#items + 1] = conv
+        if on_item then return on_item(conv) end
+      end, function(ok, err) done = { ok = ok, err = err } end)
+      client:run()
+      return items, done
+    end
+
+    it("calls on_item for every item across pages, in order, then on_done(true)", function()
+      local client = H.client(srv)
+      srv:seed({ conversations = 25 })
+      local want = {}
+      for conv in client:conversations({ limit = 10 }) do want[#want + 1] = conv.id end
+      srv:reset()
+      srv:seed({ conversations = 25 })
+      local items, done = page_all(client, { limit = 10 })
+      assert.are.same({ ok = true }, done)
+      local ids = {}
+      for i, conv in ipairs(items) do ids[i] = conv.id end
+      assert.are.same(want, ids)
+      local reqs = srv:requests()
+      assert.are.equal(3, #reqs) -- 10 + 10 + 5
+      assert.is_nil((reqs[1].query or ""):find("cursor", 1, true))
+      assert.truthy(reqs[2].query:find("cursor=", 1, true))
+      assert.truthy(reqs[3].query:find("cursor=", 1, true))
+      assert.are_not.equal(reqs[2].query, reqs[3].query)
+      srv:seed({ contacts = 7 })
+      local contacts, cdone = 0, nil
+      client:contacts_async({ limit = 3 }, function() contacts = contacts + 1 end, function(ok) cdone = ok end)
+      client:run()
+      assert.are.equal(7, contacts)
+      assert.is_true(cdone)
+      client:close()
+    end)
+
+    it("stops when on_item returns false: no further page is fetched", function()
+      local client = H.client(srv)
+      srv:seed({ conversations = 25 })
+      local items, done = page_all(client, { limit = 10 }, function()
+        return false
+      end)
+      assert.are.equal(1, #items)
+      assert.are.same({ ok = true }, done)
+      assert.are.equal(1, #srv:requests())
+      local n = 0
+      items, done = page_all(client, { limit = 10 }, function()
+        n = n + 1
+        if n == 10 then return false end -- the last item of the first page
+      end)
+      assert.are.equal(10, #items)
+      assert.is_true(done.ok)
+      assert.are.equal(2, #srv:requests())
+      client:close()
+    end)
+
+    it("ends with on_done(nil, err) when a page fails, never as if the list were complete", function()
+      local client = H.client(srv)
+      srv:seed({ conversations = 30 })
+      srv:script({ { match = "GET /v2/conversations", modes = "status=400", skip = 1 } })
+      local items, done = page_all(client, { limit = 10 })
+      assert.are.equal(10, #items)
+      assert.is_nil(done.ok)
+      assert.is_true(featurebase.is_error(done.err))
+      assert.are.equal("http", done.err.kind)
+      assert.are.equal(400, done.err.status)
+      assert.are.equal(2, #srv:requests())
+      -- an invalid query is refused before anything is sent, through on_done as well
+      items, done = page_all(client, { limit = "ten" })
+      assert.are.equal(0, #items)
+      assert.are.equal("invalid_request", done.err.kind)
+      assert.are.equal("limit", done.err.field)
+      assert.are.equal(2, #srv:requests())
+      client:close()
+    end)
+
+    it("runs inside another call's callback, and never calls back before it returns", function()
+      local client = H.client(srv)
+      srv:seed({ conversations = 5 })
+      local returned, n, done = false, 0, nil
+      local refused
+      client:list_contacts_async(nil, function()
+        refused = select(2, pcall(client.contacts, client))
+        client:conversations_async({ limit = 2 }, function()
+          assert.is_true(returned)
+          n = n + 1
+        end, function(ok, err) done = { ok, err } end)
+        returned = true
+      end)
+      client:run()
+      assert.are.equal(5, n)
+      assert.are.same({ true }, done)
+      -- the blocking pager is refused inside run(), naming its async form
+      assert.truthy(tostring(refused):find("use client:contacts_async(...)", 1, true), tostring(refused))
+      client:close()
+    end)
+
+    it("raises on misuse, naming the argument, before anything is sent", function()
+      local client = H.client(srv)
+      local f = function() end
+      assert.has_error(function() client:conversations_async("open", f, f) end,
+        "bad argument #1 to 'conversations_async' (table expected, got string)")
+      assert.has_error(function() client:conversations_async(nil, nil, f) end,
+        "bad argument #2 to 'conversations_async' (function expected, got nil)")
+      assert.has_error(function() client:contacts_async({}, f) end,
+        "bad argument #3 to 'contacts_async' (function expected, got nil)")
+      assert.has_error(function() client:contacts_async({}, f, f, "opts") end,
+        "bad argument #4 to 'contacts_async' (table of options expected, got string)")
+      assert.has_error(function() client.conversations_async({}, f, f) end)
+      client:run()
+      assert.are.equal(0, #srv:requests())
+      client:close()
+    end)
+  end)
+
   describe("retries", function()
     it("use the blocking pipeline's rules, waiting without blocking the other calls", function()
       local client = H.client(srv)

@@ -75,6 +75,37 @@ describe("Neovim", function()
     assert.is_nil(text:find("EBADF", 1, true), text)
   end)
 
+  it("pages with conversations_async/contacts_async: every item in order, an early stop, a failed page", function()
+    srv:reset()
+    srv:seed({ conversations = 25, contacts = 5 })
+    local client = H.client(srv)
+    local want = {}
+    for conv in client:conversations({ limit = 10 }) do want[#want + 1] = conv.id end
+    client:close()
+    srv:reset()
+    srv:seed({ conversations = 25, contacts = 5 })
+    srv:script({ { match = "GET /v2/contacts", modes = "status=400", skip = 1 } })
+    local r, text, ok = nvim("pages.lua", { FB_KEY = H.KEY, FB_URL = srv.url })
+    assert.is_true(ok, text)
+    assert.is_nil(r.error, text)
+    assert.are.equal("true", r.blocking_refused, text) -- the blocking pager names its async form
+    assert.are.equal(table.concat(want, ","), r.all_ids, text)
+    assert.are.equal("true", r.all_done, text)
+    assert.are.equal("nil", r.all_err, text)
+    assert.are.equal("false", r.early_or_fast, text)
+    assert.are.equal("10", r.stop_count, text)
+    assert.are.equal("true", r.stop_done, text)
+    assert.are.equal("2", r.fail_count, text)
+    assert.are.equal("nil", r.fail_ok, text)
+    assert.are.equal("400", r.fail_status, text)
+    assert.are.equal("http", r.fail_kind, text)
+    local paths = {}
+    for _, req in ipairs(srv:requests()) do paths[#paths + 1] = req.path end
+    -- 3 pages; 1 page (stopped at its last item); 2 contact pages, the second failing
+    assert.are.same({ "/v2/conversations", "/v2/conversations", "/v2/conversations", "/v2/conversations",
+      "/v2/contacts", "/v2/contacts" }, paths)
+  end)
+
   it("runs the example plugin: buffer as a note, a range as a reply, an invalid id refused", function()
     srv:reset()
     local client = H.client(srv)

@@ -107,6 +107,54 @@ local APP = [[
       ngx.print(cjson.encode({ results = out,
         helpers = type(client.start_conversation) == "function" and type(client.add_note) == "function" }))
     } }
+    # /pages: client:conversations_async (or contacts_async) with q.query, stopping after q.stop items,
+    # then client:run(); answers with the ids seen and what on_done got
+    location = /pages { content_by_lua_block {
+      local cjson = require("cjson")
+      local fb = require("featurebase.openresty")
+      ngx.req.read_body()
+      local q = cjson.decode(ngx.req.get_body_data())
+      local client = assert(fb.new(q.options))
+      local ids, done = {}, false
+      client[q.method or "conversations_async"](client, q.query, function(item)
+        ids[#ids + 1] = item.id
+        if #ids == q.stop then return false end
+      end, function(ok, err)
+        done = { ok = ok or false, status = err and err.status or false, kind = err and err.kind or false }
+      end)
+      client:run()
+      ngx.print(cjson.encode({ ids = ids, done = done }))
+    } }
+    # /kept: a callback's error is re-raised by run(), once the call its sibling callback started is done;
+    # run() inside a callback is refused
+    location = /kept { content_by_lua_block {
+      local cjson = require("cjson")
+      local fb = require("featurebase.openresty")
+      ngx.req.read_body()
+      local q = cjson.decode(ngx.req.get_body_data())
+      local client = assert(fb.new(q.options))
+      local listed, refused
+      client:list_contacts_async(nil, function() error({ code = 7 }) end)
+      client:list_contacts_async(nil, function()
+        refused = select(2, pcall(client.run, client))
+        client:list_conversations_async(nil, function(page) listed = page and #page.data end)
+      end)
+      local ok, err = pcall(client.run, client)
+      ngx.print(cjson.encode({ ok = ok, code = type(err) == "table" and err.code or tostring(err),
+        listed = listed or false, refused = tostring(refused), again = pcall(client.run, client) }))
+    } }
+    # /shared: one client for every request of the worker; an async call, then run()
+    location = /shared { content_by_lua_block {
+      local cjson = require("cjson")
+      local fb = require("featurebase.openresty")
+      ngx.req.read_body()
+      local q = cjson.decode(ngx.req.get_body_data())
+      package.loaded.fb_spec_shared = package.loaded.fb_spec_shared or assert(fb.new(q.options))
+      local client, got = package.loaded.fb_spec_shared, false
+      client:list_contacts_async(nil, function(page, err) got = page and page.object or tostring(err) end)
+      client:run()
+      ngx.print(got)
+    } }
     # a Featurebase answering in chunks (no Content-Length): base_url .../chunked
     location = /chunked/v2/conversations { content_by_lua_block {
       ngx.status = 201
@@ -320,6 +368,77 @@ describe("featurebase.openresty in nginx", function()
         assert.are.same({ GET = true, POST = true, PATCH = true, DELETE = true }, methods)
       end)
   end
+
+  it("pages without blocking: every item in order, an early stop, a failed page", function()
+    srv:seed({ conversations = 25, contacts = 4 })
+    local client = H.client(srv)
+    local want = {}
+    for conv in client:conversations({ limit = 10 }) do want[#want + 1] = conv.id end
+    client:close()
+    srv:reset()
+    srv:seed({ conversations = 25, contacts = 4 })
+    local function pages(q)
+      q.options = { api_key = H.KEY, base_url = srv.url }
+      local status, body = request(app.port, "POST", "/pages", cjson.encode(q))
+      assert.are.equal(200, status, body)
+      return cjson.decode(body)
+    end
+    local out = pages({ query = { limit = 10 } })
+    assert.are.same({ ok = true, status = false, kind = false }, out.done)
+    assert.are.same(want, out.ids)
+    assert.are.equal(3, #srv:requests())
+
+    out = pages({ method = "contacts_async", query = { limit = 3 } })
+    assert.are.equal(4, #out.ids)
+    assert.is_true(out.done.ok)
+    assert.are.equal(5, #srv:requests())
+
+    out = pages({ query = { limit = 10 }, stop = 10 }) -- the last item of the first page
+    assert.are.equal(10, #out.ids)
+    assert.is_true(out.done.ok)
+    assert.are.equal(6, #srv:requests()) -- no second page
+
+    srv:script({ { match = "GET /v2/conversations", modes = "status=400", skip = 1 } })
+    out = pages({ query = { limit = 10 } })
+    assert.are.equal(10, #out.ids)
+    assert.are.same({ ok = false, status = 400, kind = "http" }, out.done)
+    assert.are.equal(8, #srv:requests())
+  end)
+
+  it("run() waits for the calls callbacks start, then re-raises a callback's error as it was", function()
+    srv:seed({ conversations = 3 })
+    local status, body = request(app.port, "POST", "/kept", cjson.encode({
+      options = { api_key = H.KEY, base_url = srv.url } }))
+    assert.are.equal(200, status, body)
+    local out = cjson.decode(body)
+    assert.is_false(out.ok)
+    assert.are.equal(7, out.code)
+    assert.are.equal(3, out.listed)
+    assert.matches("run%(%) inside a callback would wait for that callback itself", out.refused)
+    assert.is_true(out.again) -- the kept error was raised once
+    assert.are.equal(3, #srv:requests())
+  end)
+
+  it("run() on a client shared by requests waits for its own request's calls only", function()
+    srv:script({ "delay=1000" })
+    local body = cjson.encode({ options = { api_key = H.KEY, base_url = srv.url } })
+    local slow = send(app.port, "POST", "/shared", body)
+    local t0 = socket.gettime()
+    while #srv:requests() == 0 do
+      assert(socket.gettime() - t0 < 5, "the slow call never reached the fake server")
+      socket.sleep(0.005)
+    end
+    local t1 = socket.gettime()
+    local status, out = request(app.port, "POST", "/shared", body)
+    local took = socket.gettime() - t1
+    assert.are.equal(200, status, out)
+    assert.are.equal("list", out)
+    assert.is_true(took < 0.5, ("the second request took %.0f ms"):format(took * 1000))
+    assert.are.equal(0, #socket.select({ slow }, nil, 0), "the slow call had already finished")
+    status, out = receive(slow)
+    assert.are.equal(200, status, out)
+    assert.are.equal("list", out)
+  end)
 
   it("retries a 429 after Retry-After, sleeping with ngx.sleep", function()
     srv:script({ "429,retry-after=0.3" })

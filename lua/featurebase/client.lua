@@ -246,10 +246,11 @@ for _, ep in ipairs(core.api) do M.endpoints[ep.name] = ep end
 --- Paging: an iterator over every item of a list endpoint, across pages, fetching the next page
 -- only when needed. A failure raises the error value (a featurebase.Error): a list never ends
 -- early as if it were complete.
-local function pager(list_method)
+local function pager(list_method, method)
   return function(self, query, opts)
-    check_client(self, list_method, 2)
-    if query ~= nil then check_arg(query, "table", 1, list_method, 2) end
+    check_client(self, method, 2)
+    refuse_blocking(self, method) -- before the loop starts, naming the async form
+    if query ~= nil then check_arg(query, "table", 1, method, 2) end
     local q = {}
     for k, v in pairs(query or {}) do q[k] = v end
     local page, i, done = nil, 0, false
@@ -276,14 +277,58 @@ end
 ---@param query? featurebase.ListConversationsQuery
 ---@param opts? featurebase.CallOptions
 ---@return fun(): featurebase.Conversation|nil
-Client.conversations = pager("list_conversations")
+Client.conversations = pager("list_conversations", "conversations")
 
 --- Every contact, across pages: `for contact in client:contacts{ contactType = "all" } do ... end`.
 -- Raises a featurebase.Error when a page cannot be fetched.
 ---@param query? featurebase.ListContactsQuery
 ---@param opts? featurebase.CallOptions
 ---@return fun(): featurebase.Contact|nil
-Client.contacts = pager("list_contacts")
+Client.contacts = pager("list_contacts", "contacts")
+
+--- Paging without blocking, on every transport: the pages are fetched one after another with
+-- `list_async`, on_item(item) is called for each item in order (returning false stops: no further
+-- page is fetched), then on_done(true) once the list ends or is stopped, or on_done(nil, err) when a
+-- page fails.
+local function async_pager(list_async, method)
+  return function(self, query, on_item, on_done, opts)
+    check_client(self, method, 2)
+    if query ~= nil then check_arg(query, "table", 1, method, 2) end
+    check_arg(on_item, "function", 2, method, 2)
+    check_arg(on_done, "function", 3, method, 2)
+    if opts ~= nil then check_arg(opts, "table", 4, method, 2, "table of options") end
+    local q = {}
+    for k, v in pairs(query or {}) do q[k] = v end
+    local function on_page(page, err)
+      if not page then return on_done(nil, err) end
+      local data = type(page.data) == "table" and page.data or {}
+      for i = 1, #data do
+        if on_item(data[i]) == false then return on_done(true) end
+      end
+      if type(page.nextCursor) ~= "string" or page.nextCursor == "" then return on_done(true) end
+      q.cursor = page.nextCursor
+      self[list_async](self, q, on_page, opts)
+    end
+    self[list_async](self, q, on_page, opts)
+  end
+end
+
+--- Every conversation, across pages, without blocking (Neovim, client:run(), OpenResty):
+-- `client:conversations_async({ limit = 100 }, function(conv) ... end, function(ok, err) ... end)`.
+-- on_item returning false stops the listing; on_done(true) when it ends, on_done(nil, err) when a
+-- page cannot be fetched.
+---@param query? featurebase.ListConversationsQuery
+---@param on_item fun(conversation: featurebase.Conversation): boolean|nil
+---@param on_done fun(ok: true|nil, err: featurebase.Error|nil)
+---@param opts? featurebase.CallOptions
+Client.conversations_async = async_pager("list_conversations_async", "conversations_async")
+
+--- Every contact, across pages, without blocking: as conversations_async.
+---@param query? featurebase.ListContactsQuery
+---@param on_item fun(contact: featurebase.Contact): boolean|nil
+---@param on_done fun(ok: true|nil, err: featurebase.Error|nil)
+---@param opts? featurebase.CallOptions
+Client.contacts_async = async_pager("list_contacts_async", "contacts_async")
 
 --- The libcurl transport: one easy handle per client for the blocking calls, the curl-multi
 -- engine (featurebase.async, loaded on first use) for the async forms.

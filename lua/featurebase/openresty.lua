@@ -6,7 +6,8 @@
 -- nginx's connection pool and TLS verified by `sslhandshake`. Validation, encoding and decoding are
 -- the C core's, the request pipeline is featurebase.client's. While it waits for Featurebase, the
 -- worker goes on serving every other request. The async forms run in light threads
--- (`ngx.thread.spawn`); `client:run()` waits for them.
+-- (`ngx.thread.spawn`); `client:run()` waits for the request's (or timer's) calls, those their
+-- callbacks start included.
 --
 --   local fb = require("featurebase.openresty")
 --   local client = assert(fb.new{ api_key = os.getenv("FEATUREBASE_API_KEY") })
@@ -30,6 +31,7 @@ local client_mod = require("featurebase.client")
 local fbenv = require("featurebase.env")
 local pacer = require("featurebase.pacer")
 local options = require("featurebase.options")
+local semaphore = ngx and require("ngx.semaphore") -- lua-resty-core, inside nginx
 
 local ngx = ngx
 local concat, tonumber, setmetatable, type = table.concat, tonumber, setmetatable, type
@@ -127,7 +129,6 @@ function M.new(opts)
   u.keepalive_ms = math.floor(own.keepalive_timeout * 1000)
   u.keepalive_pool = own.keepalive_pool
   u.max_response = opts.max_response_size or core.limits.max_response_size
-  u.threads = {}
   u.key = opts.api_key or fbenv.get("FEATUREBASE_API_KEY") -- only to redact it from what the server sends back
   private[self] = u
   return self
@@ -346,28 +347,67 @@ local function check(_, method, level)
   end
 end
 
+-- The async calls of this request (or timer) on this client: how many have not called back yet, the
+-- light threads running them, the callback errors kept for run(). Kept in ngx.ctx, so a client shared
+-- by a worker's requests waits in run() for its own request's calls only.
+local function inflight(self)
+  local st = ngx.ctx[self]
+  if not st then
+    st = { pending = 0, threads = setmetatable({}, { __mode = "k" }), failures = {} }
+    ngx.ctx[self] = st
+  end
+  return st
+end
+
+-- A callback error keeps its traceback when it is a string (as featurebase.async does).
+local function traceback(e)
+  if type(e) == "string" then return debug.traceback(e, 2) end
+  return e
+end
+
+-- Runs fn (a call and its callback) in a light thread that run() waits for. Not with
+-- ngx.thread.wait: a call started by a callback is the child of that callback's thread, which only
+-- its parent may wait for. An error fn raises is logged (as nginx does for an aborted thread) and
+-- kept for run().
+local function spawn(self, fn)
+  local st = inflight(self)
+  st.pending = st.pending + 1
+  ngx.thread.spawn(function()
+    st.threads[coroutine.running()] = true
+    local ok, err = xpcall(fn, traceback)
+    st.pending = st.pending - 1
+    if not ok then
+      ngx.log(ngx.ERR, "featurebase.openresty: a callback raised: ", tostring(err))
+      st.failures[#st.failures + 1] = err
+    end
+    local waiting = st.pending == 0 and st.idle and -st.idle:count() -- run()s waiting (a negative count)
+    if waiting and waiting > 0 then st.idle:post(waiting) end
+  end)
+end
+
 -- The async forms: each call in a light thread of the current request (or timer).
 local function submit(self, callback, req, o)
-  local u = private[self]
   check(self, "an async call", 3)
-  local co = ngx.thread.spawn(function()
+  spawn(self, function()
     if not req then return callback(nil, o) end
     local value, err, info = client_mod.run(self, req, o, COSOCKET_IO)
     return callback(value, err, info)
   end)
-  u.threads[#u.threads + 1] = co
 end
 
--- Waits for every light thread the async forms started; re-raises the first callback error.
+-- Waits until every async call of this request has called back, those their callbacks started
+-- included; then raises the oldest kept callback error (call run() again for the next).
 local function run(self)
-  local u = private[self]
-  local failure
-  while #u.threads > 0 do
-    local co = table.remove(u.threads, 1)
-    local ok, err = ngx.thread.wait(co)
-    if not ok and failure == nil then failure = err end
+  check(self, "run", 3)
+  local st = inflight(self)
+  if st.threads[coroutine.running()] then
+    error("featurebase.openresty: client:run() inside a callback would wait for that callback itself", 3)
   end
-  if failure ~= nil then error(failure, 0) end
+  while st.pending > 0 do
+    st.idle = st.idle or semaphore.new()
+    st.idle:wait(60)
+  end
+  if #st.failures > 0 then error(table.remove(st.failures, 1), 0) end
 end
 
 local function map_async(self, calls, opts, callback)
@@ -377,9 +417,7 @@ local function map_async(self, calls, opts, callback)
   for i = 1, #calls do prepared[i] = { client_mod.prepare_spec(self, calls[i], i, "map_async", 4) } end
   local n, started, finished, results = #prepared, 0, 0, {}
   if n == 0 then return callback(results) end
-  -- `limit` light threads, each taking the next call when its last one is done: every thread is a
-  -- child of the caller's, which only a parent may ngx.thread.wait for
-  local u = private[self]
+  -- `limit` light threads, each taking the next call when its last one is done
   check(self, "map_async", 3)
   local function worker()
     while started < n do
@@ -393,13 +431,13 @@ local function map_async(self, calls, opts, callback)
       if finished == n then callback(results) end
     end
   end
-  for _ = 1, math.min(limit, n) do u.threads[#u.threads + 1] = ngx.thread.spawn(worker) end
+  for _ = 1, math.min(limit, n) do spawn(self, worker) end
 end
 
 local function map(self, calls, opts)
   local out
   map_async(self, calls, opts, function(results) out = results end)
-  while out == nil and #private[self].threads > 0 do run(self) end
+  if out == nil then run(self) end
   return out
 end
 
