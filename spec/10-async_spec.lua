@@ -348,6 +348,25 @@ describe("async", function()
       client:close()
     end)
 
+    it("done(max) hands over at most max results, oldest first; the rest wait for the next done()", function()
+      local client = H.client(srv)
+      local engine = client._core:engine()
+      local path, body = H.encode_create(H.contact_create())
+      local ids = { engine:add("POST", path, body), engine:add("POST", path, body), engine:add("GET", "/v2/nope") }
+      local deadline = core.now() + 10
+      while engine:run(100) > 0 and core.now() < deadline do end
+      assert.are.same({}, engine:done(0))
+      local first = engine:done(1)
+      assert.are.equal(1, #first)
+      local rest = engine:done()
+      assert.are.equal(2, #rest)
+      local seen = { [first[1].id] = true, [rest[1].id] = true, [rest[2].id] = true }
+      for _, id in ipairs(ids) do assert.is_true(seen[id]) end
+      assert.are.same({}, engine:done())
+      engine:close()
+      client:close()
+    end)
+
     it("returns results shaped exactly like client:perform's", function()
       local client = H.client(srv)
       local engine = client._core:engine()

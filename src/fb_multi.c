@@ -479,11 +479,12 @@ static int fb_engine_run(lua_State *L) {
     return 1;
 }
 
-/* engine:done() -> {{id=, value=, response=} | {id=, err=}, ...}: completed transfers, oldest
- * first, each result exactly what client:perform returns (fb_conn_push_result). */
+/* engine:done([max]) -> {{id=, value=, response=} | {id=, err=}, ...}: completed transfers (at
+ * most max), oldest first, each result exactly what client:perform returns (fb_conn_push_result). */
 static int fb_engine_done(lua_State *L) {
     fb_engine *e = check_engine(L);
-    size_t i, n = e->ndone;
+    lua_Integer max = luaL_optinteger(L, 2, (lua_Integer)e->ndone);
+    size_t i, n = max < 0 ? 0 : (size_t)max < e->ndone ? (size_t)max : e->ndone;
     lua_createtable(L, (int)n, 0);
     for (i = 0; i < n; i++) {
         fb_slot *s = e->done[i];
@@ -502,7 +503,8 @@ static int fb_engine_done(lua_State *L) {
     }
     /* Only now are the slots free again: an error above left the queue as it was. */
     for (i = 0; i < n; i++) e->done[i]->state = FREE;
-    e->ndone = 0;
+    e->ndone -= n;
+    if (e->ndone > 0) memmove(e->done, e->done + n, e->ndone * sizeof *e->done);
     return 1;
 }
 

@@ -125,9 +125,14 @@ function Sched:pump()
     self.ready = {}
     for _, f in ipairs(ready) do f() end
   end
-  for _, d in ipairs(self.engine:done()) do
-    local call = self.waiting[d.id]
-    self.waiting[d.id] = nil
+  -- One result at a time: the call's next request (map's next call) leaves before the next
+  -- answer is decoded, and a result not taken yet stays in the engine's queue.
+  local engine, waiting = self.engine, self.waiting
+  while true do
+    local d = engine:done(1)[1]
+    if not d then break end
+    local call = waiting[d.id]
+    waiting[d.id] = nil
     if call then self:resume(call, d.value, d.value ~= nil and d.response or d.err) end
   end
   if #self.timers > 0 then
