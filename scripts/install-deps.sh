@@ -10,6 +10,7 @@ PKGS="$PKGS openssl" # specs 12 and 15, featurebase.testing.start{tls = true}: t
 PKGS="$PKGS python3 curl" # spec 15: the recording proxy (spec/fixtures/connect_proxy.py); curl as the control
 PKGS="$PKGS zip unzip" # make dist / check-rockspec: luarocks packs and unpacks .rock files with them
 PKGS="$PKGS lua-curl" # make bench: the do-it-yourself baseline (bench/diy_lua_curl.lua, LuaJIT)
+PKGS="$PKGS libnginx-mod-http-echo" # make bench-concurrency: echo_sleep, a 50 ms server without Lua
 # `--check`: also what `make check`, `make check-memory` and `make fuzz` need (`make test` does not).
 # libcurl4-doc: libcurl's symbol history, for `make check-oldcurl`.
 [ "${1:-}" = "--check" ] && PKGS="$PKGS valgrind clang libclang-rt-14-dev libcurl4-doc"

@@ -423,6 +423,68 @@ describe("async", function()
       client:close()
     end)
 
+    it("run(): a call added between two runs is sent at once; after sockets(), run() still drives", function()
+      local socket = require("socket")
+      local client = slow(150)
+      local path, body = H.encode_create(H.contact_create())
+      local function one(engine)
+        local id = engine:add("POST", path, body)
+        local d
+        repeat engine:run(100) d = engine:done()[1] until d
+        assert.are.equal(id, d.id)
+        assert.are.equal(201, d.response.status)
+        return d
+      end
+      local engine = client._core:engine()
+      one(engine) -- a kept-alive connection now
+      if engine.event_fd then
+        -- run() drives curl's socket_action on its own epoll set (event_fd's): add() sent the
+        -- request, so the answer (150 ms later) is there for the first run(0), without waiting
+        local id = engine:add("POST", path, body)
+        socket.sleep(0.4)
+        engine:run(0)
+        local d = engine:done()[1]
+        assert.is_truthy(d, "the request had not been sent by add()")
+        assert.are.equal(id, d.id)
+        assert.is_true(engine:event_fd() >= 0)
+      end
+      engine:close()
+      -- an engine whose sockets an event loop watched through sockets(): run() uses curl_multi_perform
+      engine = client._core:engine()
+      engine:add("POST", path, body)
+      local n = 0
+      repeat
+        n = n + #engine:sockets()
+        engine:timeout_action()
+        socket.sleep(0.01)
+      until n > 0
+      local got
+      repeat engine:run(100) got = engine:done()[1] until got
+      assert.are.equal(201, got.response.status)
+      one(engine)
+      engine:close()
+      client:close()
+    end)
+
+    it("done(max) hands over at most max results, oldest first; the rest wait for the next done()", function()
+      local client = H.client(srv)
+      local engine = client._core:engine()
+      local path, body = H.encode_create(H.contact_create())
+      local ids = { engine:add("POST", path, body), engine:add("POST", path, body), engine:add("GET", "/v2/nope") }
+      local deadline = core.now() + 10
+      while engine:run(100) > 0 and core.now() < deadline do end
+      assert.are.same({}, engine:done(0))
+      local first = engine:done(1)
+      assert.are.equal(1, #first)
+      local rest = engine:done()
+      assert.are.equal(2, #rest)
+      local seen = { [first[1].id] = true, [rest[1].id] = true, [rest[2].id] = true }
+      for _, id in ipairs(ids) do assert.is_true(seen[id]) end
+      assert.are.same({}, engine:done())
+      engine:close()
+      client:close()
+    end)
+
     it("returns results shaped exactly like client:perform's", function()
       local client = H.client(srv)
       local engine = client._core:engine()

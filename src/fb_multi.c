@@ -7,9 +7,11 @@
  * An event loop drives it in curl's socket_action model: curl's socket and timer callbacks only
  * record what curl wants (socket interest changes, a deadline) in C structures; Lua reads them with
  * engine:sockets() and engine:timeout(), waits, and calls engine:socket_action()/timeout_action().
- * Scripts without a loop call engine:run(wait_ms) (curl_multi_poll, or curl_multi_wait before 7.66). No callback ever calls Lua,
- * so no Lua error can longjmp through libcurl. Completed transfers wait in a queue until
- * engine:done() turns them into {id=, response=} / {id=, err=} like client:perform's results. */
+ * Scripts without a loop call engine:run(wait_ms): on Linux the same socket_action model over an
+ * epoll set of the engine's own, elsewhere curl_multi_perform and curl_multi_poll (curl_multi_wait
+ * before 7.66). No callback ever calls Lua, so no Lua error can longjmp through libcurl. Completed
+ * transfers wait in a queue until engine:done() turns them into {id=, response=} / {id=, err=} like
+ * client:perform's results. */
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
@@ -59,6 +61,8 @@ typedef struct fb_engine {
     size_t nclosing, closingcap;
     int closing_now;   /* the engine is closing: nobody watches any more */
     int epfd;          /* engine:event_fd(): an epoll set of curl's sockets, kept in step by on_socket; -1: none */
+    int told;          /* on_socket has reported a socket outside an epoll set (sockets(), curl_multi_perform) */
+    int run_epoll;     /* run() drives the engine through the epoll set: add() sends at once */
     double deadline;   /* when curl wants timeout_action(), monotonic ms; < 0: no timer */
     lua_Integer next_id;
     int running;
@@ -91,6 +95,7 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *ud, void *soc
         return 0;
     }
 #endif
+    e->told = 1;
     for (i = e->nchanges; i-- > 0;) {
         if (e->changes[i].fd != fd) continue;
         if (e->changes[i].what != CURL_POLL_REMOVE && what != CURL_POLL_REMOVE) {
@@ -283,6 +288,11 @@ static int fb_engine_add(lua_State *L) {
     s->state = RUNNING;
     s->id = ++e->next_id;
     e->running++;
+    if (e->run_epoll) { /* sent now, not after the rest of this turn (the other results) is handled */
+        int running = 0;
+        (void)curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running); /* failing: run() says */
+        collect(e);
+    }
     lua_pushinteger(L, s->id);
     return 1;
 }
@@ -343,6 +353,7 @@ static int fb_engine_socket_action(lua_State *L) {
  * does not exist and loops watch each socket of sockets(). */
 static int fb_engine_event_fd(lua_State *L) {
     fb_engine *e = check_engine(L);
+    e->run_epoll = 0; /* an event loop drives the engine now: add() leaves the sending to it */
     if (e->epfd < 0) {
         if (e->running > 0) return luaL_error(L, "featurebase: event_fd() must come before the first transfer");
         if ((e->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
@@ -353,24 +364,50 @@ static int fb_engine_event_fd(lua_State *L) {
     return 1;
 }
 
-/* engine:events_action() -> transfers still running: acts on every ready socket of event_fd(). */
-static int fb_engine_events_action(lua_State *L) {
-    fb_engine *e = check_engine(L);
+/* Acts on the sockets of the epoll set that are ready within ms (0: only those ready now). */
+static CURLMcode act_events(fb_engine *e, int ms) {
     struct epoll_event evs[64];
     int i, n, running = 0;
     CURLMcode mc = CURLM_OK;
-    close_deferred(e);
-    if (e->epfd < 0) return luaL_error(L, "featurebase: call event_fd() first");
-    n = epoll_wait(e->epfd, evs, 64, 0);
+    n = epoll_wait(e->epfd, evs, 64, ms);
     for (i = 0; i < n && mc == CURLM_OK; i++) {
         int mask = (evs[i].events & (EPOLLIN | EPOLLHUP) ? CURL_CSELECT_IN : 0) |
                    (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) | (evs[i].events & EPOLLERR ? CURL_CSELECT_ERR : 0);
         mc = curl_multi_socket_action(e->multi, evs[i].data.fd, mask, &running);
     }
+    return mc;
+}
+
+/* engine:events_action() -> transfers still running: acts on every ready socket of event_fd(). */
+static int fb_engine_events_action(lua_State *L) {
+    fb_engine *e = check_engine(L);
+    CURLMcode mc;
+    close_deferred(e);
+    if (e->epfd < 0) return luaL_error(L, "featurebase: call event_fd() first");
+    mc = act_events(e, 0);
     collect(e);
     if (mc != CURLM_OK) return luaL_error(L, "featurebase: curl_multi_socket_action failed: %s", curl_multi_strerror(mc));
     lua_pushinteger(L, e->running);
     return 1;
+}
+
+/* run() on Linux: curl's socket_action model on the engine's own epoll set. Each action runs only
+ * what it concerns (a due timer: the transfers just added; a ready socket: the transfers on it),
+ * where curl_multi_perform runs every transfer, twice a turn (before and after the wait). */
+static CURLMcode run_events(fb_engine *e, int wait) {
+    long t = -1;
+    int running = 0;
+    CURLMcode mc = CURLM_OK;
+    curl_multi_timeout(e->multi, &t);
+    if (t == 0) mc = curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    collect(e);
+    if (mc != CURLM_OK || e->ndone > 0) return mc;
+    curl_multi_timeout(e->multi, &t);
+    if ((mc = act_events(e, t >= 0 && t < wait ? (int)t : wait)) != CURLM_OK) return mc;
+    curl_multi_timeout(e->multi, &t);
+    if (t == 0) mc = curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    collect(e);
+    return mc;
 }
 #endif
 
@@ -408,17 +445,30 @@ static CURLMcode wait_activity(fb_engine *e, int ms) {
 }
 
 /* engine:run([wait_ms]) -> transfers still running. The driver for scripts: waits at most wait_ms
- * (default 1000) for activity (wait_activity), then performs. Do not mix with socket_action. */
+ * (default 1000) for activity, then acts on it. On Linux with curl's socket_action on an epoll set
+ * of the engine's own (the one event_fd() returns), unless sockets() has been in use; elsewhere
+ * with curl_multi_perform around wait_activity. Do not mix with socket_action. */
 static int fb_engine_run(lua_State *L) {
     fb_engine *e = check_engine(L);
     lua_Integer wait = luaL_optinteger(L, 2, 1000);
+    int ms = wait <= 0 ? 0 : wait > 86400000 ? 86400000 : (int)wait;
     int running = 0;
     CURLMcode mc;
     close_deferred(e); /* run() is the loop: nothing else watches the sockets */
+#ifdef FB_HAVE_EPOLL
+    if (e->epfd < 0 && !e->told) e->epfd = epoll_create1(EPOLL_CLOEXEC); /* failed: perform below */
+    if (e->epfd >= 0) {
+        e->run_epoll = 1;
+        if ((mc = run_events(e, ms)) != CURLM_OK)
+            return luaL_error(L, "featurebase: curl multi failed: %s", curl_multi_strerror(mc));
+        lua_pushinteger(L, e->running);
+        return 1;
+    }
+#endif
     mc = curl_multi_perform(e->multi, &running);
     collect(e);
-    if (mc == CURLM_OK && e->ndone == 0 && wait > 0) {
-        mc = wait_activity(e, wait > 86400000 ? 86400000 : (int)wait);
+    if (mc == CURLM_OK && e->ndone == 0 && ms > 0) {
+        mc = wait_activity(e, ms);
         if (mc == CURLM_OK) mc = curl_multi_perform(e->multi, &running);
         collect(e);
     }
@@ -429,11 +479,12 @@ static int fb_engine_run(lua_State *L) {
     return 1;
 }
 
-/* engine:done() -> {{id=, value=, response=} | {id=, err=}, ...}: completed transfers, oldest
- * first, each result exactly what client:perform returns (fb_conn_push_result). */
+/* engine:done([max]) -> {{id=, value=, response=} | {id=, err=}, ...}: completed transfers (at
+ * most max), oldest first, each result exactly what client:perform returns (fb_conn_push_result). */
 static int fb_engine_done(lua_State *L) {
     fb_engine *e = check_engine(L);
-    size_t i, n = e->ndone;
+    lua_Integer max = luaL_optinteger(L, 2, (lua_Integer)e->ndone);
+    size_t i, n = max < 0 ? 0 : (size_t)max < e->ndone ? (size_t)max : e->ndone;
     lua_createtable(L, (int)n, 0);
     for (i = 0; i < n; i++) {
         fb_slot *s = e->done[i];
@@ -452,7 +503,8 @@ static int fb_engine_done(lua_State *L) {
     }
     /* Only now are the slots free again: an error above left the queue as it was. */
     for (i = 0; i < n; i++) e->done[i]->state = FREE;
-    e->ndone = 0;
+    e->ndone -= n;
+    if (e->ndone > 0) memmove(e->done, e->done + n, e->ndone * sizeof *e->done);
     return 1;
 }
 

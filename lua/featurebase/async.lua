@@ -74,7 +74,7 @@ end
 -- Hands a finished call's result to its callback.
 function Sched:finish(call, value, err, info)
   self.pending = self.pending - 1
-  if call.raw then return call.callback(value, err, info) end -- internal continuations (map)
+  if call.raw then return call.callback(call, value, err, info) end -- internal continuations (map)
   if self.deliver then return self.deliver(call.callback, value, err, info) end
   local ok, e = xpcall(function() return call.callback(value, err, info) end, traceback)
   if not ok then self.errors[#self.errors + 1] = e end
@@ -103,15 +103,16 @@ function Sched:resume(call, ...)
 end
 
 -- Starts a call: req, o as featurebase.client prepares them, or nil, err when the input was refused.
-function Sched:submit(callback, raw, req, o)
-  local call = { callback = callback, raw = raw }
+-- raw: an internal continuation (map's), called as callback(call, value, err, info); `i` is kept in
+-- call.i for it.
+function Sched:submit(callback, raw, req, o, i)
+  local call = { callback = callback, raw = raw, i = i }
   self.pending = self.pending + 1
   if not req then
     self.ready[#self.ready + 1] = function() self:finish(call, nil, o, nil) end
   else
-    local client = self.client
-    call.co = coroutine.create(function() return client_mod.run(client, req, o, IO) end)
-    self:resume(call)
+    call.co = coroutine.create(client_mod.run)
+    self:resume(call, self.client, req, o, IO)
   end
   if self.wake then self.wake() end
 end
@@ -124,9 +125,14 @@ function Sched:pump()
     self.ready = {}
     for _, f in ipairs(ready) do f() end
   end
-  for _, d in ipairs(self.engine:done()) do
-    local call = self.waiting[d.id]
-    self.waiting[d.id] = nil
+  -- One result at a time: the call's next request (map's next call) leaves before the next
+  -- answer is decoded, and a result not taken yet stays in the engine's queue.
+  local engine, waiting = self.engine, self.waiting
+  while true do
+    local d = engine:done(1)[1]
+    if not d then break end
+    local call = waiting[d.id]
+    waiting[d.id] = nil
     if call then self:resume(call, d.value, d.value ~= nil and d.response or d.err) end
   end
   if #self.timers > 0 then
@@ -208,20 +214,21 @@ end
 local function map_start(client, encoded, limit, on_done)
   local s = M.scheduler(client)
   local n, started, finished, results = #encoded, 0, 0, {}
-  local launch
+  local on_result
   local function deliver() -- the user's callback, through the driver like any other
     s.pending = s.pending + 1
     s:finish({ callback = on_done }, results)
   end
-  function launch()
+  local function launch()
     started = started + 1
-    local i, e = started, encoded[started]
-    s:submit(function(value, err, info)
-      results[i] = { value = value, err = err, response = info }
-      finished = finished + 1
-      if started < n then launch() end
-      if finished == n then deliver() end
-    end, true, e[1], e[2])
+    local e = encoded[started]
+    s:submit(on_result, true, e[1], e[2], started)
+  end
+  function on_result(call, value, err, info)
+    results[call.i] = { value = value, err = err, response = info }
+    finished = finished + 1
+    if started < n then launch() end
+    if finished == n then deliver() end
   end
   if n == 0 then
     s.pending = s.pending + 1
