@@ -74,6 +74,8 @@ int luaopen_featurebase_core(lua_State *L) {
     lua_setfield(L, -2, "now");
     lua_pushcfunction(L, fb_core_time);
     lua_setfield(L, -2, "time");
+    lua_pushcfunction(L, fb_http_redact);
+    lua_setfield(L, -2, "redact");
     cv = curl_version_info(CURLVERSION_NOW);
     lua_pushliteral(L, FB_VERSION);
     lua_setfield(L, -2, "_VERSION");

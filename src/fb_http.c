@@ -148,6 +148,20 @@ oom:
     return 0;
 }
 
+/* core.redact(s, key) -> s with every copy of key (of FB_REDACT_MIN_KEY bytes or more) replaced by
+ * FB_REDACTED: the same redaction for transports that read the network in Lua (OpenResty). */
+int fb_http_redact(lua_State *L) {
+    size_t n, klen;
+    const char *s = luaL_checklstring(L, 1, &n), *key = luaL_checklstring(L, 2, &klen);
+    fb_buf *b;
+    lua_settop(L, 1);
+    if (klen < FB_REDACT_MIN_KEY || n < klen || !find(s, n, key, klen)) return 1; /* s as it is */
+    b = fb_buf_scratch(L);
+    if (!fb_buf_add(b, s, n) || !fb_redact(b, key, klen)) return luaL_error(L, "featurebase: not enough memory");
+    lua_pushlstring(L, b->data, b->len);
+    return 1;
+}
+
 void fb_conn_limits(fb_conn *k, size_t max_body, long stall_ms) {
     k->max_body = max_body;
     k->stall_ms = stall_ms;

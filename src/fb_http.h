@@ -68,6 +68,8 @@ int fb_conn_request_sent(fb_conn *k, CURLcode rc);
 /* Replaces every copy of key (klen >= FB_REDACT_MIN_KEY) in b by FB_REDACTED. Returns 0 when out
  * of memory (b is then emptied: nothing unredacted remains). */
 int fb_redact(fb_buf *b, const char *key, size_t klen);
+/* core.redact(s, key): fb_redact for a Lua string. */
+int fb_http_redact(lua_State *L);
 /* Frees everything; safe to call twice. */
 void fb_conn_close(fb_conn *k);
 

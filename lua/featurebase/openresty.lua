@@ -119,8 +119,8 @@ function M.new(opts)
   local u = parse_url(base_url)
   local user_agent = ("featurebase-lua/%s (%s; ngx_lua/%s; cosocket)"):format(featurebase._VERSION,
     jit and jit.version or _VERSION, ngx and ngx.config and ngx.config.ngx_lua_version or "?")
-  u.head = " HTTP/1.1\r\nHost: " .. u.host_header .. "\r\nAuthorization: Bearer "
-    .. (opts.api_key or fbenv.get("FEATUREBASE_API_KEY"))
+  u.key = opts.api_key or fbenv.get("FEATUREBASE_API_KEY") -- also to redact it from what the server sends
+  u.head = " HTTP/1.1\r\nHost: " .. u.host_header .. "\r\nAuthorization: Bearer " .. u.key
     .. "\r\nContent-Type: application/json\r\nAccept: application/json\r\nFeaturebase-Version: "
     .. (opts.version or core.rules.default_version) .. "\r\nUser-Agent: " .. user_agent .. "\r\n"
   u.pool = ("featurebase:%s:%s:%d:%s"):format(u.scheme, u.host, u.port, u.sni or "")
@@ -129,7 +129,6 @@ function M.new(opts)
   u.keepalive_ms = math.floor(own.keepalive_timeout * 1000)
   u.keepalive_pool = own.keepalive_pool
   u.max_response = opts.max_response_size or core.limits.max_response_size
-  u.key = opts.api_key or fbenv.get("FEATUREBASE_API_KEY") -- only to redact it from what the server sends back
   private[self] = u
   return self
 end
@@ -233,21 +232,10 @@ local function read_response(sock, deadline, max)
   return { status = status, headers = headers, body = body }, keepalive
 end
 
--- Redacts the API key from text that came from the network (a server may echo it), as the C core
--- does for the libcurl transports: every copy becomes "sk_...REDACTED".
-local REDACT_MIN_KEY = 8 -- as FB_REDACT_MIN_KEY in src/fb_http.h
+-- The API key redacted from what came from the network (a server may echo it), by the C core's
+-- own redaction (core.redact), as for the libcurl transports.
 local function redact(s, key)
-  if type(s) ~= "string" or not key or #key < REDACT_MIN_KEY or not s:find(key, 1, true) then return s end
-  local out, i = {}, 1
-  while true do
-    local a, b = s:find(key, i, true)
-    if not a then break end
-    out[#out + 1] = s:sub(i, a - 1)
-    out[#out + 1] = "sk_...REDACTED"
-    i = b + 1
-  end
-  out[#out + 1] = s:sub(i)
-  return concat(out)
+  return type(s) == "string" and core.redact(s, key) or s
 end
 
 local function redact_response(res, key)
