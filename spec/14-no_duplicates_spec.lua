@@ -432,12 +432,12 @@ describe("no duplicates, in OpenResty", function()
       end
       ngx.print(cjson.encode({ value = v or false, res = res and { attempts = res.attempts } or false,
         err = err and { kind = err.kind, status = err.status, request_sent = err.request_sent,
-          attempts = err.attempts } or false, strings = all }))
+          attempts = err.attempts, limit = err.limit } or false, strings = all }))
     } }
   ]]
 
   local function call(q)
-    q.options = { api_key = H.KEY, base_url = srv.url, timeout = 5 }
+    q.options = { api_key = H.KEY, base_url = srv.url, timeout = 5, stall_timeout = q.stall_timeout }
     local c = socket.tcp()
     c:settimeout(20)
     assert(c:connect("127.0.0.1", app.port))
@@ -475,6 +475,21 @@ describe("no duplicates, in OpenResty", function()
       assert.are.equal(1, out.err.attempts)
     end)
   end
+
+  it("stall_timeout: a body that stops moving is a timeout before the deadline; slow headers are movement",
+    function()
+      local g, slow = mk("stall"), mk("slowhead")
+      srv.script(g, "stall")
+      srv.script(slow, "slowhead")
+      local t0 = socket.gettime()
+      local out = call({ op = "get", id = g, stall_timeout = 0.5, call = { max_retries = 0 } })
+      local dt = socket.gettime() - t0
+      assert.are.same({ "timeout", "stall_timeout", 200 }, { out.err.kind, out.err.limit, out.err.status })
+      assert.is_true(dt >= 0.45 and dt < 3, tostring(dt)) -- not the 5 s timeout, nor the server's 10 s
+      assert.truthy(table.concat(out.strings, "\n"):find("no byte moved for 500 ms (stall_timeout)", 1, true))
+      -- 3 s of headers, one line every 0.3 s, with a 1 s stall watch: an answer
+      assert.is_table(call({ op = "get", id = slow, stall_timeout = 1, call = { max_retries = 0 } }).value)
+    end)
 
   it("a get on a pooled connection that yields nothing is run again on a fresh one", function()
     assert.is_table(create(mk("warm")).value)

@@ -129,6 +129,7 @@ function M.new(opts)
   u.keepalive_ms = math.floor(own.keepalive_timeout * 1000)
   u.keepalive_pool = own.keepalive_pool
   u.max_response = opts.max_response_size or core.limits.max_response_size
+  u.stall = opts.stall_timeout or core.limits.stall_timeout
   private[self] = u
   return self
 end
@@ -136,26 +137,27 @@ end
 -- HTTP/1.1 over a cosocket --------------------------------------------------------------------------
 
 -- Sets the socket's timeout to what is left of the request's; false once it is spent.
-local function budget(sock, deadline)
+local function budget(sock, deadline, stall)
   ngx.update_time()
   local left = deadline - ngx.now()
   if left <= 0 then return false end
-  sock:settimeout(math.max(1, math.floor(left * 1000)))
+  -- a cosocket's timeout runs from its last byte, so the lower of the two is the stall watch too
+  sock:settimeout(math.max(1, math.floor(math.min(left, stall or left) * 1000)))
   return true
 end
 
 -- Reads a chunked body (RFC 9112 7.1); trailers are read and dropped.
-local function read_chunked(sock, deadline, max)
+local function read_chunked(sock, deadline, max, stall)
   local parts, total = {}, 0
   while true do
-    if not budget(sock, deadline) then return nil, "timeout" end
+    if not budget(sock, deadline, stall) then return nil, "timeout" end
     local line, err = sock:receive("*l")
     if not line then return nil, err end
     local size = tonumber(line:match("^%s*(%x+)"), 16)
     if not size then return nil, "bad chunk size line" end
     if size == 0 then
       repeat
-        if not budget(sock, deadline) then return nil, "timeout" end
+        if not budget(sock, deadline, stall) then return nil, "timeout" end
         line, err = sock:receive("*l")
         if not line then return nil, err end
       until line == ""
@@ -163,12 +165,12 @@ local function read_chunked(sock, deadline, max)
     end
     total = total + size
     if total > max then return nil, TOO_BIG end
-    if not budget(sock, deadline) then return nil, "timeout" end
+    if not budget(sock, deadline, stall) then return nil, "timeout" end
     local data
     data, err = sock:receive(size)
     if not data then return nil, err end
     parts[#parts + 1] = data
-    if not budget(sock, deadline) then return nil, "timeout" end
+    if not budget(sock, deadline, stall) then return nil, "timeout" end
     line, err = sock:receive("*l") -- the CRLF after the chunk
     if not line then return nil, err end
   end
@@ -176,10 +178,10 @@ end
 
 -- Reads one response: status, headers (lowercased names, repeats joined by ", " as the C core
 -- does), body. Returns res, keepalive | nil, err, got_bytes, status (once a final status line came).
-local function read_response(sock, deadline, max)
+local function read_response(sock, deadline, max, stall)
   local status, version, got, headers, final
   repeat -- skip 1xx interim responses
-    if not budget(sock, deadline) then return nil, "timeout", got, final end
+    if not budget(sock, deadline, stall) then return nil, "timeout", got, final end
     local line, err = sock:receive("*l")
     if not line then return nil, err, got, final end
     got = true
@@ -189,7 +191,7 @@ local function read_response(sock, deadline, max)
     final = status >= 200 and status or nil
     headers = {}
     for _ = 1, MAX_HEADER_LINES + 1 do
-      if not budget(sock, deadline) then return nil, "timeout", got, final end
+      if not budget(sock, deadline, stall) then return nil, "timeout", got, final end
       line, err = sock:receive("*l")
       if not line then return nil, err, got, final end
       if line == "" then break end
@@ -211,18 +213,18 @@ local function read_response(sock, deadline, max)
   if status == 204 or status == 304 then
     body = "" -- no body by definition
   elseif te and te:lower():find("chunked", 1, true) then
-    body, err = read_chunked(sock, deadline, max)
+    body, err = read_chunked(sock, deadline, max, stall)
   elseif len then
     local n = tonumber(len:match("^%d+$"))
     if not n then return nil, "bad Content-Length", got, final end
     if n > max then return nil, TOO_BIG, got, final end
     if n > 0 then
-      if not budget(sock, deadline) then return nil, "timeout", got, final end
+      if not budget(sock, deadline, stall) then return nil, "timeout", got, final end
       body, err = sock:receive(n)
     end
   else -- delimited by the server closing the connection
     keepalive = false
-    if not budget(sock, deadline) then return nil, "timeout", got, final end
+    if not budget(sock, deadline, stall) then return nil, "timeout", got, final end
     local partial
     body, err, partial = sock:receive("*a")
     if not body and err == "closed" then body, err = partial, nil end
@@ -266,7 +268,7 @@ local function exchange(u, method, path, body, deadline, safe)
     ok, err = sock:sslhandshake(nil, u.sni or u.host, true) -- true: verify the certificate and host name
     if not ok then sock:close() return nil, "TLS handshake: " .. tostring(err), false end
   end
-  if not budget(sock, deadline) then sock:close() return nil, "timeout", false end
+  if not budget(sock, deadline, u.stall) then sock:close() return nil, "timeout", false end
   -- a table is written with one writev, no concatenation of the body
   if body then
     ok, err = sock:send({ method, " ", u.prefix, path, u.head, "Content-Length: ", #body, "\r\n\r\n", body })
@@ -279,7 +281,7 @@ local function exchange(u, method, path, body, deadline, safe)
     -- part of the request may have left: sent, and a fresh try only when repeating is harmless
     return nil, "send: " .. tostring(err), true, safe and reused and err ~= "timeout"
   end
-  local res, keepalive_or_err, got, status = read_response(sock, deadline, u.max_response)
+  local res, keepalive_or_err, got, status = read_response(sock, deadline, u.max_response, u.stall)
   if not res then
     sock:close()
     return nil, keepalive_or_err, true, safe and reused and not got and keepalive_or_err ~= "timeout", status
@@ -312,7 +314,14 @@ local function perform(self, method, path, body, timeout, safe)
     e.limit = TOO_BIG
   else
     local kind = (err == "timeout" or tostring(err):find("timeout$")) and "timeout" or "network"
-    e = transport_error(kind, u.origin .. u.prefix .. path, redact(tostring(err), u.key), sent)
+    ngx.update_time()
+    if kind == "timeout" and sent and deadline - ngx.now() > 0.005 then -- the stall watch, not the deadline
+      e = transport_error(kind, u.origin .. u.prefix .. path, ("no byte moved for %d ms (stall_timeout)")
+        :format(math.floor(u.stall * 1000 + 0.5)), sent)
+      e.limit = "stall_timeout"
+    else
+      e = transport_error(kind, u.origin .. u.prefix .. path, redact(tostring(err), u.key), sent)
+    end
     -- sslhandshake's message for a certificate that does not verify: never transient
     if not sent and tostring(err):find("^TLS handshake: .*certificate") then e.certificate = true end
   end
