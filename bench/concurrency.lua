@@ -36,39 +36,23 @@ local function capture(cmd)
   return out
 end
 
--- The docs' example answer to create-conversation, as one line.
-local EXAMPLE = '{"object":"conversation","id":"12345","state":"open","priority":false,"adminAssigneeId":null,'
-  .. '"participants":[{"type":"customer","id":"676f0f6765bdaa7d7d760f88"}],"source":{"channel":"desktop",'
-  .. '"deliveredAs":"customer_initiated","bodyHtml":"<p>Hello, I have a question about your product.</p>",'
-  .. '"bodyMarkdown":"Hello, I have a question about your product.","author":{"type":"customer",'
-  .. '"id":"676f0f6765bdaa7d7d760f88"}},"createdAt":"2025-01-15T10:30:00.000Z",'
-  .. '"updatedAt":"2025-01-15T10:30:00.000Z"}'
+-- The docs' example answer and Featurebase's headers, the TLS listener: as bench/run.lua's.
+local payloads = dofile("bench/payloads.lua")
 
 local files = capture("mktemp -d \"${TMPDIR:-/tmp}/fbconc.XXXXXX\""):match("%S+")
 assert(os.execute("chmod 755 " .. files))
 local certs = testing.certificates(files .. "/certs")
-local function free_port()
-  local s = assert(require("socket").bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return port
-end
-local TLS_PORT = free_port()
+local TLS_PORT = payloads.free_port()
 local ACCESS_LOG = files .. "/requests.log"
 local LEAN = table.concat({
   "lua_shared_dict conc_tls 1m;",
   "log_format conc '$connection $server_protocol';",
   "server {",
-  "  listen 127.0.0.1:" .. TLS_PORT .. " ssl http2;",
-  "  ssl_certificate " .. certs.server .. "; ssl_certificate_key " .. certs.server_key .. ";",
-  "  ssl_protocols TLSv1.2 TLSv1.3;", -- nginx 1.22 offers TLS 1.3 only when asked
-  "  ssl_client_hello_by_lua_block { ngx.shared.conc_tls:incr('handshakes', 1, 0) }",
+  payloads.tls_listener(TLS_PORT, certs, "conc_tls"),
   "  access_log " .. ACCESS_LOG .. " conc;", -- one line a request: its connection and protocol
   "  location = /v2/conversations {",
-  "    default_type application/json; add_header X-Request-Id req_0123456789abcdef;",
-  "    add_header X-RateLimit-Limit 2000; add_header X-RateLimit-Remaining 1999;",
-  "    add_header X-RateLimit-Reset 1767225600;",
-  "    echo_status 201; echo_sleep " .. DELAY_MS / 1000 .. "; echo -n '" .. EXAMPLE .. "';",
+  "    " .. payloads.HEADERS,
+  "    echo_status 201; echo_sleep " .. DELAY_MS / 1000 .. "; echo -n '" .. payloads.EXAMPLE .. "';",
   "  }",
   "}" }, "\n")
 -- On the plain listener: the ClientHellos seen so far.

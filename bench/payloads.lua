@@ -1,5 +1,6 @@
---- What the benchmarks send and answer, shared by bench/run.lua and bench/instructions.lua: the
--- docs' example requests and responses, and the headers Featurebase answers with.
+--- What the benchmarks send and answer, shared by bench/run.lua, bench/instructions.lua and
+-- bench/concurrency.lua: the docs' example requests and responses, the headers Featurebase answers
+-- with, and the TLS listener of their nginx.
 local core = require("featurebase.core")
 
 local M = {}
@@ -27,6 +28,25 @@ M.REPLY = { type = "contact", id = "676f0f6765bdaa7d7d760f88", bodyMarkdown = "T
 M.HEADERS = "default_type application/json; add_header X-Request-Id req_0123456789abcdef; "
   .. "add_header X-RateLimit-Limit 2000; add_header X-RateLimit-Remaining 1999; "
   .. "add_header X-RateLimit-Reset 1767225600; "
+
+-- A free TCP port of 127.0.0.1 for an extra nginx listener.
+function M.free_port()
+  local s = assert(require("socket").bind("127.0.0.1", 0))
+  local _, port = s:getsockname()
+  s:close()
+  return port
+end
+
+-- The nginx lines of a TLS 1.3 + HTTP/2 listener on port with a certificate of the test CA
+-- (featurebase.testing.certificates), counting every ClientHello in the shared dict `dict`.
+function M.tls_listener(port, certs, dict)
+  return table.concat({
+    "  listen 127.0.0.1:" .. port .. " ssl http2;",
+    "  ssl_certificate " .. certs.server .. "; ssl_certificate_key " .. certs.server_key .. ";",
+    "  ssl_protocols TLSv1.2 TLSv1.3;", -- nginx 1.22 offers TLS 1.3 only when asked
+    "  ssl_client_hello_by_lua_block { ngx.shared." .. dict .. ":incr('handshakes', 1, 0) }",
+  }, "\n")
+end
 
 -- featurebase's User-Agent: every peer sends it too, so that all send the same request bytes
 -- (libcurl 7.88 formats each header byte on every call, ~70 instructions a byte).

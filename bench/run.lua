@@ -120,13 +120,7 @@ local LOCATIONS = table.concat({
   "location = /bench/v2/conversations/12345 { " .. HEADERS .. "alias " .. files .. "/get.json; }",
   "location = /bench/list { internal; " .. HEADERS .. "alias " .. files .. "/list.json; }",
 }, "\n")
-local function free_port()
-  local s = assert(require("socket").bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return port
-end
-local TLS_PORT = free_port()
+local TLS_PORT = payloads.free_port()
 -- GET /bench/tls: what the connection it came on negotiated, and the handshakes seen so far.
 local TLS_INFO = "location = /bench/tls { default_type application/json; "
   .. "set_by_lua_block $handshakes { return ngx.shared.bench_tls:get('handshakes') or 0 } "
@@ -136,10 +130,7 @@ local TLS_INFO = "location = /bench/tls { default_type application/json; "
 local srv = testing.start({ api_key = KEY, record = false, server = LOCATIONS, http = table.concat({
   "lua_shared_dict bench_tls 1m;",
   "server {",
-  "  listen 127.0.0.1:" .. TLS_PORT .. " ssl http2;",
-  "  ssl_certificate " .. certs.server .. "; ssl_certificate_key " .. certs.server_key .. ";",
-  "  ssl_protocols TLSv1.2 TLSv1.3;", -- nginx 1.22 offers TLS 1.3 only when asked
-  "  ssl_client_hello_by_lua_block { ngx.shared.bench_tls:incr('handshakes', 1, 0) }",
+  payloads.tls_listener(TLS_PORT, certs, "bench_tls"),
   LOCATIONS, TLS_INFO,
   "}" }, "\n") })
 local base = FAKE and srv.url or (srv.url .. "/bench")
