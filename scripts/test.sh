@@ -30,5 +30,17 @@ for lua in "$@"; do
   passed=$((passed + ok)) failed=$((failed + bad))
   [ "$bad" -eq 0 ] || status=1
 done
+# CI keeps only the end of the output: repeat each failed run's failures (what busted prints after
+# its summary line) just before the closing line.
+for lua in "$@"; do
+  if ! grep -a -q -E '^[0-9]+ successes? / 0 failures / 0 errors' "$logs/$lua.log"; then
+    echo "== failures on $lua"
+    if grep -a -q -E '^[0-9]+ success' "$logs/$lua.log"; then
+      sed -n -E '/^[0-9]+ success/,$p' "$logs/$lua.log" | tail -n +2 | head -n 80
+    else
+      tail -n 40 "$logs/$lua.log" # busted itself died
+    fi
+  fi
+done
 echo "tests: $passed passed, $failed failed"
 exit $status

@@ -221,10 +221,11 @@ describe("featurebase.openresty in nginx", function()
 
   before_each(function() srv:reset() end)
 
-  -- Starts a call that waits 1 s on the slow server, then times 20 /fast requests to the same worker.
+  -- Starts a call that waits 3 s on the slow server, then times 20 /fast requests to the same worker.
+  -- (3 s and a 1 s bound: wide margins both ways on a loaded machine; blocking stalls them >= 2 s.)
   local function while_one_waits(blocking)
     local slow = send(app.port, "POST", "/call", cjson.encode({ op = "create", params = H.contact_create(),
-      blocking = blocking, options = { api_key = H.KEY, base_url = srv.url .. "/__fb/mode/delay=1000" } }))
+      blocking = blocking, options = { api_key = H.KEY, base_url = srv.url .. "/__fb/mode/delay=3000" } }))
     local t0 = socket.gettime()
     -- wait until the slow call has reached the fake server: from then on the worker is waiting on it
     while #srv:requests() == 0 do
@@ -243,10 +244,10 @@ describe("featurebase.openresty in nginx", function()
     return fast, #answered == 0, status, cjson.decode(body)
   end
 
-  it("answers 20 other requests in under 200 ms while a call waits 1 s", function()
+  it("answers 20 other requests in under 1 s while a call waits 3 s", function()
     local fast, still_waiting, status, out = while_one_waits(false)
     assert.is_true(still_waiting, "the slow call had already finished: nothing was measured")
-    assert.is_true(fast < 0.2, ("20 requests took %.0f ms"):format(fast * 1000))
+    assert.is_true(fast < 1, ("20 requests took %.0f ms"):format(fast * 1000))
     assert.are.equal(200, status)
     assert.are.equal(false, out.err)
     assert.are.equal("conversation", out.value.object)
@@ -254,7 +255,7 @@ describe("featurebase.openresty in nginx", function()
 
   it("(the same test with the blocking client stalls the worker: the measurement can fail)", function()
     local fast, _, status, out = while_one_waits(true)
-    assert.is_true(fast > 0.5, ("20 requests took only %.0f ms"):format(fast * 1000))
+    assert.is_true(fast > 2, ("20 requests took only %.0f ms"):format(fast * 1000))
     assert.are.equal(200, status)
     assert.are.equal("conversation", out.value.object)
   end)
@@ -420,7 +421,7 @@ describe("featurebase.openresty in nginx", function()
   end)
 
   it("run() on a client shared by requests waits for its own request's calls only", function()
-    srv:script({ "delay=1000" })
+    srv:script({ "delay=3000" })
     local body = cjson.encode({ options = { api_key = H.KEY, base_url = srv.url } })
     local slow = send(app.port, "POST", "/shared", body)
     local t0 = socket.gettime()
@@ -433,7 +434,7 @@ describe("featurebase.openresty in nginx", function()
     local took = socket.gettime() - t1
     assert.are.equal(200, status, out)
     assert.are.equal("list", out)
-    assert.is_true(took < 0.5, ("the second request took %.0f ms"):format(took * 1000))
+    assert.is_true(took < 1.5, ("the second request took %.0f ms"):format(took * 1000))
     assert.are.equal(0, #socket.select({ slow }, nil, 0), "the slow call had already finished")
     status, out = receive(slow)
     assert.are.equal(200, status, out)

@@ -268,16 +268,16 @@ describe("examples/openresty/webhook (webhook.nginx.conf, as shipped)", function
     assert.are.equal(401, (deliver(e, { signature = ("a"):rep(64) })))
   end)
 
-  it("answers before the work is done: the API call waits 1.5 s, the answer does not", function()
+  it("answers before the work is done: the API call waits 3 s, the answer does not", function()
     local id = conversation()
-    srv:script({ "delay=1500" })
+    srv:script({ "delay=3000" })
     local t0 = socket.gettime()
     assert.are.equal(200, (deliver(event("conversation.user.replied", id))))
     local answered = socket.gettime() - t0
-    assert.is_true(answered < 0.5, ("the answer took %.0f ms"):format(answered * 1000))
+    assert.is_true(answered < 1.5, ("the answer took %.0f ms"):format(answered * 1000))
     assert.are.equal(0, #notes(id))
-    eventually("the delayed note", function() return notes(id)[1] end, 5)
-    assert.is_true(socket.gettime() - t0 >= 1.4)
+    eventually("the delayed note", function() return notes(id)[1] end, 8)
+    assert.is_true(socket.gettime() - t0 >= 2.9)
   end)
 
   it("handles 20 concurrent deliveries, each acted on once", function()
