@@ -319,6 +319,58 @@ describe("featurebase.pacer", function()
     assert.are.equal(pacer.POLL, p:acquire(later, 0))
   end)
 
+  -- Two workers on one store (a lua_shared_dict), the first answer about the next window coming
+  -- in: a call the other worker takes meanwhile counts in that window. `before[worker]` runs a
+  -- function once, just before that worker's store does op(key).
+  describe("two workers at a window's turn", function()
+    local limit, R0, later, R1 = 4, NOW + 1, NOW + 1.2, NOW + 3
+    local before, a, b
+
+    local function worker(name, store)
+      local w = {}
+      for op, f in pairs(store) do
+        w[op] = function(k, ...)
+          local hooks, at = before[name] or {}, op .. " " .. k:gsub(":.*", ":") -- "incr a:<reset>" -> "incr a:"
+          local hook = hooks[at]
+          hooks[at] = nil
+          if hook then hook() end
+          return f(k, ...)
+        end
+      end
+      return pacer.new(w)
+    end
+
+    -- a's one call into the next window is answered: the server left 3 there
+    local function answer(token) a:record(token, 201, { limit = limit, remaining = 3, reset = R1 }, {}, later) end
+
+    before_each(function()
+      local store = pacer.table_store()
+      before, a, b = {}, worker("a", store), worker("b", store)
+      a:record(go(a, NOW), 201, { limit = limit, remaining = 3, reset = R0 }, {}, NOW)
+    end)
+
+    -- places left in R1 once everything is in: taken until the pacer says wait
+    local function places()
+      local n = 0
+      while a:acquire(later, 0) == 0 do n = n + 1 end
+      return n
+    end
+
+    it("b takes from the old count while a reads it and moves on", function()
+      local token = go(a, later)
+      before.a = { ["set reset"] = function() go(b, later) end }
+      answer(token)
+      assert.are.equal(2, places()) -- 3 left by the server, 1 taken by b
+    end)
+
+    it("b reads the old window, a moves on, then b takes", function()
+      local token = go(a, later)
+      before.b = { ["incr a:"] = function() answer(token) end }
+      go(b, later)
+      assert.are.equal(2, places())
+    end)
+  end)
+
   it("a 429 without Retry-After holds until X-RateLimit-Reset", function()
     local p = pacer.new()
     p:record(go(p, NOW), 429, { limit = 100, remaining = 0, reset = NOW + 4.5 }, {}, NOW)

@@ -146,6 +146,11 @@ function Pacer:acquire(now, reserve)
       s.incr(key, 1, init, ttl)
       return now < reset and (reset - now + M.MARGIN) or M.POLL
     end
+    -- another worker named the next window meanwhile (record): count this call there instead
+    if key == a and s.get("reset") ~= reset then
+      s.incr(key, 1, init, ttl)
+      return self:acquire(now, reserve)
+    end
   end
   return 0, take(self, now)
 end
@@ -197,6 +202,12 @@ function Pacer:record(token, status, rl, headers, now)
       if left and est < left then s.incr("w:" .. R, est - left) end
     end
     if (s.get("reset") or 0) < R then s.set("reset", R) end
+    if after then
+      -- calls another worker took from "a:" between our read and "reset" moving on count in the
+      -- new window too (acquire sends the later ones there)
+      local late = s.get("a:" .. reset)
+      if late and late < after then s.incr("w:" .. R, late - after) end
+    end
     if reset then
       s.delete("w:" .. reset)
       s.delete("a:" .. reset)
