@@ -29,13 +29,8 @@ M.HEADERS = "default_type application/json; add_header X-Request-Id req_01234567
   .. "add_header X-RateLimit-Limit 2000; add_header X-RateLimit-Remaining 1999; "
   .. "add_header X-RateLimit-Reset 1767225600; "
 
--- A free TCP port of 127.0.0.1 for an extra nginx listener.
-function M.free_port()
-  local s = assert(require("socket").bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return port
-end
+-- A free TCP port of 127.0.0.1 for an extra nginx listener (never the fake server's own).
+M.free_port = require("featurebase.testing").free_port
 
 -- The nginx lines of a TLS 1.3 + HTTP/2 listener on port with a certificate of the test CA
 -- (featurebase.testing.certificates), counting every ClientHello in the shared dict `dict`.

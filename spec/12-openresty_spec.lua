@@ -19,12 +19,7 @@ local function sh(cmd)
   assert(ok == true or ok == 0, "failed: " .. cmd)
 end
 
-local function free_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return tonumber(port)
-end
+local free_port = testing.free_port
 
 -- Sends one HTTP/1.0 request (the server closes after answering); returns the open socket.
 local function send(port, method, path, body)

@@ -35,12 +35,7 @@ local function run(env, args)
   return (out:gsub("rc=%d+%s*$", "")), rc
 end
 
-local function free_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return tonumber(port)
-end
+local free_port = testing.free_port
 
 -- One HTTP/1.0 request (the server closes after answering): status, body.
 local function request(port, method, path, body)

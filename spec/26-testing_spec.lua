@@ -54,3 +54,15 @@ describe("a user's suite with featurebase.testing", function()
     assert.is_nil(srv:conversation("1"))
   end)
 end)
+
+describe("featurebase.testing.free_port", function()
+  it("never hands out the same port twice (bind(0) would, now and then: two listeners on one port)", function()
+    local seen = {}
+    for _ = 1, 3000 do
+      local port = testing.free_port()
+      assert.is_nil(seen[port], "port " .. port .. " handed out twice")
+      assert.is_true(port > 0 and port < 65536)
+      seen[port] = true
+    end
+  end)
+end)

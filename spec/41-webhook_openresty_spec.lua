@@ -14,12 +14,7 @@ local function sh(cmd)
   assert(ok == true or ok == 0, "failed: " .. cmd)
 end
 
-local function free_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return tonumber(port)
-end
+local free_port = testing.free_port
 
 local function read(path)
   local f = io.open(path, "rb")

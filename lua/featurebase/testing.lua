@@ -86,17 +86,30 @@ local function lua_root()
   return (root:gsub("/%.?$", ""))
 end
 
-local function free_port()
-  if has_socket then
-    local s = socket.tcp()
-    if s and s:bind("127.0.0.1", 0) then
-      local _, port = s:getsockname()
-      s:close()
-      if tonumber(port) then return tonumber(port) end
+local given = {} -- ports this process handed out: bind(0) may give a port just closed again
+
+--- A free TCP port of 127.0.0.1 for a listener of your own, never one this process was given before
+-- (a test that starts a server with several listeners must not get the same port twice).
+---@return integer port
+function M.free_port()
+  for _ = 1, 100 do
+    local port
+    if has_socket then
+      local s = socket.tcp()
+      if s and s:bind("127.0.0.1", 0) then
+        port = tonumber((select(2, s:getsockname())))
+        s:close()
+      end
+    end
+    port = port or math.random(20000, 60000)
+    if not given[port] then
+      given[port] = true
+      return port
     end
   end
-  return math.random(20000, 60000)
+  error("featurebase.testing.free_port: no free port")
 end
+local free_port = M.free_port
 
 -- pid of the calling Lua process: the server's watchdog stops nginx once it is gone
 local function own_pid()
