@@ -226,9 +226,7 @@ describe("TLS certificate failures", function()
       .. "-subj /CN=localhost -keyout %s/k.pem -out %s/c.pem >/dev/null 2>&1"):format(dir, dir))
     -- a free port of its own: the five interpreters of `make test` run this file at the same time
     local socket = require("socket")
-    local probe = assert(socket.bind("127.0.0.1", 0))
-    port = select(2, probe:getsockname())
-    probe:close()
+    port = require("featurebase.testing").free_port()
     os.execute(("openssl s_server -quiet -www -accept 127.0.0.1:%d -cert %s/c.pem -key %s/k.pem "
       .. "</dev/null >/dev/null 2>&1 & echo $! > %s/pid"):format(port, dir, dir, dir))
     local f = assert(io.open(dir .. "/pid"))
