@@ -220,11 +220,7 @@ describe("async", function()
 
     it("calls on_item for every item across pages, in order, then on_done(true)", function()
       local client = H.client(srv)
-      srv:seed({ conversations = 25 })
-      local want = {}
-      for conv in client:conversations({ limit = 10 }) do want[#want + 1] = conv.id end
-      srv:reset()
-      srv:seed({ conversations = 25 })
+      local want = srv:seed({ conversations = 25 }).conversations -- the ids in listing order
       local items, done = page_all(client, { limit = 10 })
       assert.are.same({ ok = true }, done)
       local ids = {}
