@@ -26,18 +26,12 @@ local PROFILE = tonumber(os.getenv("BENCH_CONC_PROFILE"))
 local DELAY_MS = PROFILE and tonumber(os.getenv("BENCH_CONC_DELAY_MS")) or 50
 local CALLS, CONCURRENCY, TARGET, MAX_HANDSHAKES = 1000, 32, 1.10, 2
 local LEVELS = { 1, 2, 4, 8, 16, 32, 64 }
-local KEY = "sk_bench"
 local ROUNDS = tonumber(os.getenv("BENCH_CONC_ROUNDS")) or 5
-
-local function capture(cmd)
-  local p = assert(io.popen(cmd))
-  local out = p:read("*a")
-  p:close()
-  return out
-end
 
 -- The docs' example answer and Featurebase's headers, the TLS listener: as bench/run.lua's.
 local payloads = dofile("bench/payloads.lua")
+local capture = payloads.capture
+local KEY = payloads.KEY
 
 local files = capture("mktemp -d \"${TMPDIR:-/tmp}/fbconc.XXXXXX\""):match("%S+")
 assert(os.execute("chmod 755 " .. files))

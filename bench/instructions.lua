@@ -35,12 +35,7 @@ end
 
 local N = tonumber(arg[1]) or 300
 
-local function capture(cmd)
-  local p = assert(io.popen(cmd))
-  local out = p:read("*a")
-  p:close()
-  return out
-end
+local capture = payloads.capture
 
 -- Instructions of one command under callgrind (its total, "Collected : n"); env: "NAME=value ...".
 local function collected(cmd, env)

@@ -1,6 +1,6 @@
 --- What the benchmarks send and answer, shared by bench/run.lua, bench/instructions.lua and
 -- bench/concurrency.lua: the docs' example requests and responses, the headers Featurebase answers
--- with, and the TLS listener of their nginx.
+-- with, the TLS listener of their nginx, and their helpers.
 local core = require("featurebase.core")
 
 local M = {}
@@ -28,6 +28,14 @@ M.REPLY = { type = "contact", id = "676f0f6765bdaa7d7d760f88", bodyMarkdown = "T
 M.HEADERS = "default_type application/json; add_header X-Request-Id req_0123456789abcdef; "
   .. "add_header X-RateLimit-Limit 2000; add_header X-RateLimit-Remaining 1999; "
   .. "add_header X-RateLimit-Reset 1767225600; "
+
+-- What a shell command prints on stdout.
+function M.capture(cmd)
+  local p = assert(io.popen(cmd))
+  local out = p:read("*a")
+  p:close()
+  return out
+end
 
 -- A free TCP port of 127.0.0.1 for an extra nginx listener (never the fake server's own).
 M.free_port = require("featurebase.testing").free_port

@@ -76,12 +76,7 @@ local page = { object = "list", data = {}, nextCursor = "eyJpZCI6IjY3NmYwZjY3NjV
 for i = 1, 100 do page.data[i] = conversation(i) end
 local BIG = { get = cjson.encode(big), list = cjson.encode(page) }
 
-local function capture(cmd)
-  local p = assert(io.popen(cmd))
-  local out = p:read("*a")
-  p:close()
-  return out
-end
+local capture = payloads.capture
 
 local function median(t)
   local s = {}
