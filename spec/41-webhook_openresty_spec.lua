@@ -25,15 +25,7 @@ local function read(path)
 end
 
 -- Polls fn until it returns a true value; fails after `timeout` seconds.
-local function eventually(what, fn, timeout)
-  local deadline = socket.gettime() + (timeout or 5)
-  while true do
-    local v = fn()
-    if v then return v end
-    assert(socket.gettime() < deadline, "timed out waiting for " .. what)
-    socket.sleep(0.02)
-  end
-end
+local eventually = H.eventually
 
 local counter = 0
 local function event(topic, conversation_id, extra)

@@ -47,6 +47,18 @@ end
 function H.encode_create(params) return H.encode("create_conversation", params) end
 function H.encode_reply(id, params) return H.encode("reply", params, id) end
 
+-- Polls fn every 5 ms until it returns a true value (returned), failing after timeout seconds (5).
+function H.eventually(what, fn, timeout)
+  local socket = require("socket")
+  local deadline = socket.gettime() + (timeout or 5)
+  while true do
+    local v = fn()
+    if v then return v end
+    assert(socket.gettime() < deadline, "timed out waiting for " .. what)
+    socket.sleep(0.005)
+  end
+end
+
 -- Starts the fake Featurebase server (a real nginx on 127.0.0.1) once per spec file.
 function H.server()
   local srv = testing.start({ api_key = H.KEY })
