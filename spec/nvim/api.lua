@@ -1,7 +1,8 @@
 -- Run by spec/11-nvim_spec.lua inside `nvim --headless -u NONE`: the API's async forms on Neovim's
 -- loop, a blocking call refused, and a refused connection that writes nothing on the screen.
-local function out(k, v) io.stdout:write("\n", k, "=", tostring(v), "\n") end
-local ok, err = pcall(function()
+local harness = dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "harness.lua")
+local out = harness.out
+harness.run(function()
   local fbn = require("featurebase.nvim")
   local client = assert(fbn.new({ api_key = os.getenv("FB_KEY"), base_url = os.getenv("FB_URL") }))
   local got = {}
@@ -37,8 +38,3 @@ local ok, err = pcall(function()
   dead:close()
   client:close()
 end)
-if not ok then
-  out("error", err)
-  vim.cmd("cquit 3")
-end
-vim.cmd("qall!")

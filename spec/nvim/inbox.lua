@@ -4,7 +4,8 @@
 -- FB_CASE=errors: a wrong key and a missing key, FB_CASE=refused: a server that refuses connections;
 -- each ends as one vim.notify at ERROR level. Prints key=value lines on stdout (vim.notify is captured, so nothing
 -- of the plugin's should reach the screen: the spec checks stderr is empty).
-local function out(k, v) io.stdout:write("\n", k, "=", (tostring(v):gsub("\n", "\\n")), "\n") end
+local harness = dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "harness.lua")
+local out = harness.out
 local uv = vim.uv or vim.loop
 
 vim.cmd("set rtp+=" .. os.getenv("FB_ROOT") .. "/examples/nvim")
@@ -114,9 +115,4 @@ local function errors_case()
 end
 
 local CASES = { list = list_case, errors = errors_case, refused = function() try("refused") end }
-local ok, err = pcall(CASES[os.getenv("FB_CASE")])
-if not ok then
-  out("error", err)
-  vim.cmd("cquit 3")
-end
-vim.cmd("qall!")
+harness.run(CASES[os.getenv("FB_CASE")])

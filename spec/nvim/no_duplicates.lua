@@ -1,7 +1,8 @@
 -- Run by spec/14-no_duplicates_spec.lua inside `nvim --headless -u NONE`: a create on a kept-alive
 -- connection that the server reads and then closes. Prints key=value lines on stdout.
-local function out(k, v) io.stdout:write("\n", k, "=", tostring(v), "\n") end
-local ok, err = pcall(function()
+local harness = dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "harness.lua")
+local out = harness.out
+harness.run(function()
   local fbn = require("featurebase.nvim")
   local client = assert(fbn.new({ api_key = os.getenv("FB_KEY"), base_url = os.getenv("FB_URL") }))
   local function create(text)
@@ -20,8 +21,3 @@ local ok, err = pcall(function()
   out("attempts", r.err and r.err.attempts)
   client:close()
 end)
-if not ok then
-  out("error", err)
-  vim.cmd("cquit 3")
-end
-vim.cmd("qall!")

@@ -1,8 +1,9 @@
 -- Run by spec/16-rate_limit_spec.lua inside `nvim --headless -u NONE`: FB_CALLS calls through
 -- map_async at concurrency 16 on Neovim's loop, paced by the rate limit, while a 50 ms editor timer
 -- keeps firing through the waits. Prints key=value lines on stdout.
-local function out(k, v) io.stdout:write("\n", k, "=", tostring(v), "\n") end
-local ok, err = pcall(function()
+local harness = dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "harness.lua")
+local out = harness.out
+harness.run(function()
   local fbn = require("featurebase.nvim")
   local client = assert(fbn.new({ api_key = os.getenv("FB_KEY"), base_url = os.getenv("FB_URL"), max_retries = 0 }))
   local uv = vim.loop
@@ -29,8 +30,3 @@ local ok, err = pcall(function()
   out("elapsed_ms", math.floor((uv.hrtime() - t0) / 1e6))
   client:close()
 end)
-if not ok then
-  out("error", err)
-  vim.cmd("cquit 3")
-end
-vim.cmd("qall!")

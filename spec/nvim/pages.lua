@@ -1,7 +1,8 @@
 -- Run by spec/11-nvim_spec.lua inside `nvim --headless -u NONE`: client:conversations_async and
 -- contacts_async on Neovim's loop: every item across pages, an early stop, a failed page.
-local function out(k, v) io.stdout:write("\n", k, "=", tostring(v), "\n") end
-local ok, err = pcall(function()
+local harness = dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "harness.lua")
+local out = harness.out
+harness.run(function()
   local fbn = require("featurebase.nvim")
   local client = assert(fbn.new({ api_key = os.getenv("FB_KEY"), base_url = os.getenv("FB_URL") }))
   -- pages `method` with query, on_item returning false after `stop` items; returns ids and on_done's values
@@ -37,8 +38,3 @@ local ok, err = pcall(function()
   vim.wait(200) -- time for a page that should not be fetched to show up in the server's log
   client:close()
 end)
-if not ok then
-  out("error", err)
-  vim.cmd("cquit 3")
-end
-vim.cmd("qall!")

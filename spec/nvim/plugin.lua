@@ -1,7 +1,8 @@
 -- Run by spec/11-nvim_spec.lua inside `nvim --headless -u NONE`: the example plugin (examples/nvim)
 -- sends the buffer as a note, a range as a reply, and refuses an invalid conversation id.
-local function out(k, v) io.stdout:write("\n", k, "=", tostring(v), "\n") end -- own lines: messages share stdout
-local ok, err = pcall(function()
+local harness = dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "harness.lua")
+local out = harness.out
+harness.run(function()
   vim.cmd("set rtp+=" .. os.getenv("FB_ROOT") .. "/examples/nvim")
   vim.cmd("runtime plugin/featurebase.lua")
   local results = {}
@@ -17,9 +18,4 @@ local ok, err = pcall(function()
   for _, r in ipairs(results) do
     out(r.kind .. (r.error and "_error" or "_part"), r.error or r.part_id)
   end
-end)
-if not ok then
-  out("error", err)
-  vim.cmd("cquit 3")
-end
-vim.cmd("cquit 0") -- not qall: an error message shown by the plugin (expected here) would make it exit 1
+end, "cquit 0") -- not qall: an error message shown by the plugin (expected here) would make it exit 1

@@ -1,8 +1,9 @@
 -- Run by spec/13-nvim_plugin_install_spec.lua inside `nvim --headless -u NONE --cmd 'set rtp+=<plugin>'`
 -- with no LUA_PATH/LUA_CPATH: featurebase must come from the plugin directory alone. Prints
 -- key=value lines on stdout; a failure to load is reported (error=...), not raised.
-local function out(k, v) io.stdout:write("\n", k, "=", (tostring(v):gsub("\n", "\\n")), "\n") end
-local ok, err = pcall(function()
+local harness = dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "harness.lua")
+local out = harness.out
+harness.run(function()
   out("lua_path", os.getenv("LUA_PATH") or "unset")
   out("lua_cpath", os.getenv("LUA_CPATH") or "unset")
   local loaded, fb = pcall(require, "featurebase")
@@ -22,8 +23,3 @@ local ok, err = pcall(function()
   out("conversation", conv and conv.object or tostring(cerr))
   client:close()
 end)
-if not ok then
-  out("error", err)
-  vim.cmd("cquit 3")
-end
-vim.cmd("qa!")

@@ -1,7 +1,8 @@
 -- Run by spec/11-nvim_spec.lua inside `nvim --headless -u NONE`: while one request waits on the slow
 -- fake server, a 50 ms editor timer must keep firing. Prints key=value lines on stdout.
-local function out(k, v) io.stdout:write("\n", k, "=", tostring(v), "\n") end -- own lines: messages share stdout
-local ok, err = pcall(function()
+local harness = dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "harness.lua")
+local out = harness.out
+harness.run(function()
   local fbn = require("featurebase.nvim")
   local client = assert(fbn.new({ api_key = os.getenv("FB_KEY"), base_url = os.getenv("FB_URL") }))
   local uv = vim.loop
@@ -35,8 +36,3 @@ local ok, err = pcall(function()
   out("buffer", vim.api.nvim_buf_get_lines(0, 0, 1, false)[1])
   client:close()
 end)
-if not ok then
-  out("error", err)
-  vim.cmd("cquit 3")
-end
-vim.cmd("qall!")

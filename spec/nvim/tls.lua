@@ -1,8 +1,9 @@
 -- Run by spec/15-tls_spec.lua inside `nvim --headless -u NONE`: calls over HTTPS with the test CA
 -- (FB_CA) on Neovim's loop: one to the trusted server (FB_URL), one to each refused server
 -- (FB_BAD: name=url,...), then 32 at once to FB_SLOW. Prints key=value lines on stdout.
-local function out(k, v) io.stdout:write("\n", k, "=", tostring(v), "\n") end
-local ok, err = pcall(function()
+local harness = dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "harness.lua")
+local out = harness.out
+harness.run(function()
   local fbn = require("featurebase.nvim")
   local function client(url)
     return assert(fbn.new({ api_key = os.getenv("FB_KEY"), base_url = url, ca_file = os.getenv("FB_CA"),
@@ -35,8 +36,3 @@ local ok, err = pcall(function()
   out("concurrent_ms", math.floor((vim.loop.hrtime() - t0) / 1e6))
   out("concurrent_ok", ok_count)
 end)
-if not ok then
-  out("error", err)
-  vim.cmd("cquit 3")
-end
-vim.cmd("qall!")
