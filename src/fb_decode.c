@@ -149,12 +149,14 @@ void fb_decode_info(lua_State *L, int t, int headers) {
 }
 
 /* Pushes the decoded answer: 2xx with a JSON object -> the table (returns 1); 2xx otherwise -> nil,
- * "decode" error; anything else -> nil, "http" error with the status, headers (the table at index
- * headers, or nil), request id, decoded body and the server's message: {"error": {"type", "code",
- * "message", "param", "status"}}, or a flat {"message": ...} as some answers have. Returns 1 or 2. */
-static int decode_push(lua_State *L, int status, int headers, const char *body, size_t n, int idx) {
-    int ok, err, value, base = lua_gettop(L);
-    headers = fb_absindex(L, headers);
+ * "decode" error; anything else -> nil, "http" error with the status, the headers, request_id and
+ * rate_limit of the response table at index res (fb_decode_info has read them), the decoded body and
+ * the server's message: {"error": {"type", "code", "message", "param", "status"}}, or a flat
+ * {"message": ...} as some answers have. Returns 1 or 2. */
+static int decode_push(lua_State *L, int status, int res, const char *body, size_t n, int idx) {
+    static const char *const from_response[] = {"headers", "request_id", "rate_limit", NULL};
+    int i, ok, err, value, base = lua_gettop(L);
+    res = fb_absindex(L, res);
     lua_pushnil(L); /* a slot for the result */
     ok = json_decode(L, body, n, idx);
     value = lua_gettop(L); /* the value, or cjson's message */
@@ -184,9 +186,10 @@ static int decode_push(lua_State *L, int status, int headers, const char *body, 
     err = lua_gettop(L);
     lua_pushinteger(L, status);
     lua_setfield(L, err, "status");
-    lua_pushvalue(L, headers);
-    lua_setfield(L, err, "headers");
-    fb_decode_info(L, err, headers);
+    for (i = 0; from_response[i]; i++) {
+        lua_getfield(L, res, from_response[i]);
+        lua_setfield(L, err, from_response[i]);
+    }
     if (ok && lua_istable(L, value)) {
         lua_getfield(L, value, "error");
         if (lua_istable(L, -1)) {
@@ -211,8 +214,8 @@ static int decode_push(lua_State *L, int status, int headers, const char *body, 
     return 2;
 }
 
-int fb_decode_push(lua_State *L, int status, int headers, const char *body, size_t n) {
-    return decode_push(L, status, headers, body, n, 0);
+int fb_decode_push(lua_State *L, int status, int res, const char *body, size_t n) {
+    return decode_push(L, status, res, body, n, 0);
 }
 
 /* core.decode(response) -> value | nil, err, where response is {status=, headers=, body=} as a
@@ -233,7 +236,7 @@ static int fb_decode_decode(lua_State *L) {
                   1, "response.status must be a whole number from 0 to 999");
     body = lua_tolstring(L, 4, &n);
     fb_decode_info(L, 1, 3); /* the response as the pipeline hands it on, like the C transports' */
-    return decode_push(L, (int)lua_tonumber(L, 2), 3, body, n, 4);
+    return decode_push(L, (int)lua_tonumber(L, 2), 1, body, n, 4);
 }
 
 void fb_decode_init(lua_State *L) {

@@ -402,14 +402,11 @@ int fb_conn_push_result(lua_State *L, fb_conn *k, CURLcode rc) {
     fb_conn_push_headers(L, k->head.data, k->head.len);
     fb_decode_info(L, -2, -1);
     lua_setfield(L, -2, "headers");
-    lua_getfield(L, -1, "headers");
     if (fb_decode_push(L, (int)status, -1, k->body.data ? k->body.data : "", k->body.len) == 1) {
-        lua_remove(L, -2);      /* the headers copy */
         lua_insert(L, -2);      /* value, response */
         return 2;
     }
-    lua_remove(L, -3);          /* the headers copy: err holds them */
-    lua_remove(L, -3);          /* the response */
+    lua_remove(L, -3);          /* the response: err holds what it says */
     return 2;
 }
 
