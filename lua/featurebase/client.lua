@@ -243,6 +243,19 @@ end
 M.endpoints = {}
 for _, ep in ipairs(core.api) do M.endpoints[ep.name] = ep end
 
+-- What both pagers read of a list answer: its items, and the next page's cursor, nil at the end
+-- (an absent, null or empty nextCursor). Each pager pages a copy of the caller's query.
+local function items(page) return type(page.data) == "table" and page.data or {} end
+local function next_cursor(page)
+  local c = page.nextCursor
+  return type(c) == "string" and c ~= "" and c or nil
+end
+local function copy(query)
+  local q = {}
+  for k, v in pairs(query or {}) do q[k] = v end
+  return q
+end
+
 --- Paging: an iterator over every item of a list endpoint, across pages, fetching the next page
 -- only when needed. A failure raises the error value (a featurebase.Error): a list never ends
 -- early as if it were complete.
@@ -251,22 +264,19 @@ local function pager(list_method, method)
     check_client(self, method, 2)
     refuse_blocking(self, method) -- before the loop starts, naming the async form
     if query ~= nil then check_arg(query, "table", 1, method, 2) end
-    local q = {}
-    for k, v in pairs(query or {}) do q[k] = v end
-    local page, i, done = nil, 0, false
+    local q = copy(query)
+    local data, i, done = nil, 0, false
     return function()
       while true do
-        if page and i < #page.data then
+        if data and i < #data then
           i = i + 1
-          return page.data[i]
+          return data[i]
         end
         if done then return nil end
-        local value, err = self[list_method](self, q, opts)
-        if not value then error(err, 2) end
-        page, i = value, 0
-        if type(page.data) ~= "table" then page.data = {} end
-        if type(page.nextCursor) == "string" and page.nextCursor ~= "" then q.cursor = page.nextCursor
-        else done = true end
+        local page, err = self[list_method](self, q, opts)
+        if not page then error(err, 2) end
+        data, i, q.cursor = items(page), 0, next_cursor(page)
+        done = q.cursor == nil
       end
     end
   end
@@ -297,16 +307,15 @@ local function async_pager(list_async, method)
     check_arg(on_item, "function", 2, method, 2)
     check_arg(on_done, "function", 3, method, 2)
     if opts ~= nil then check_arg(opts, "table", 4, method, 2, "table of options") end
-    local q = {}
-    for k, v in pairs(query or {}) do q[k] = v end
+    local q = copy(query)
     local function on_page(page, err)
       if not page then return on_done(nil, err) end
-      local data = type(page.data) == "table" and page.data or {}
+      local data = items(page)
       for i = 1, #data do
         if on_item(data[i]) == false then return on_done(true) end
       end
-      if type(page.nextCursor) ~= "string" or page.nextCursor == "" then return on_done(true) end
-      q.cursor = page.nextCursor
+      q.cursor = next_cursor(page)
+      if not q.cursor then return on_done(true) end
       self[list_async](self, q, on_page, opts)
     end
     self[list_async](self, q, on_page, opts)
