@@ -189,6 +189,7 @@ describe("async", function()
       local str, tbl = errors[1], errors[2]
       if type(str) == "table" then str, tbl = tbl, str end
       assert.truthy(str:find("boom from callback", 1, true))
+      assert.truthy(str:find("stack traceback:", 1, true), str) -- where the callback raised it
       assert.are.equal(7, tbl.code) -- error values that are not strings come back as they were
       assert.are.equal(3, called)
       assert.are.equal(3, #srv:requests())

@@ -36,11 +36,7 @@ local IO = {
   time = core.time,
 }
 
--- A callback error keeps its traceback when it is a string.
-local function traceback(e)
-  if type(e) == "string" then return debug.traceback(e, 2) end
-  return e
-end
+local traceback = client_mod.traceback
 
 ---@class featurebase.async.Scheduler
 ---@field engine userdata the featurebase.Engine (libcurl multi handle)

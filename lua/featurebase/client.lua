@@ -47,6 +47,14 @@ local function check_client(self, method, level)
 end
 M.check_client = check_client
 
+-- The message handler for a user's callback (featurebase.async, featurebase.openresty): a string
+-- error keeps its traceback.
+local function traceback(e)
+  if type(e) == "string" then return debug.traceback(e, 2) end
+  return e
+end
+M.traceback = traceback
+
 -- One line (and its fields) per attempt for the `log` option: no body, no headers, so no key.
 local function log_attempt(log, req, attempt, started, now, info, err, wait, why)
   local e = { method = req.method, path = req.path, attempt = attempt,

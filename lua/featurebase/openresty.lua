@@ -356,12 +356,6 @@ local function inflight(self)
   return st
 end
 
--- A callback error keeps its traceback when it is a string (as featurebase.async does).
-local function traceback(e)
-  if type(e) == "string" then return debug.traceback(e, 2) end
-  return e
-end
-
 -- Runs fn (a call and its callback) in a light thread that run() waits for. Not with
 -- ngx.thread.wait: a call started by a callback is the child of that callback's thread, which only
 -- its parent may wait for. An error fn raises is logged (as nginx does for an aborted thread) and
@@ -371,7 +365,7 @@ local function spawn(self, fn)
   st.pending = st.pending + 1
   ngx.thread.spawn(function()
     st.threads[coroutine.running()] = true
-    local ok, err = xpcall(fn, traceback)
+    local ok, err = xpcall(fn, client_mod.traceback)
     st.pending = st.pending - 1
     if not ok then
       ngx.log(ngx.ERR, "featurebase.openresty: a callback raised: ", tostring(err))
